@@ -1,0 +1,77 @@
+"Codec training end to end: resume after a kill, DDP on 2 CPU processes, learning, and refusing foreign checkpoints."
+import json, os, pickle, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+from conftest import CLI, FIXTURE, run_cli
+from mmd_music.checkpoint import CheckpointError, latest_checkpoint
+from mmd_music.codec import load_codec
+from mmd_music.train import state_fingerprint, train_codec, train_config, validate
+from mmd_music.audio import AudioClips
+
+MANIFEST = FIXTURE / 'manifest.jsonl'
+TINY = ['--data', str(MANIFEST), '--batch-size', '4', '--num-workers', '0', '--quiet',
+        '--set', 'kmeans_batches=4', '--set', 'valid_fraction=0.2', '--set', 'test_fraction=0.1', '--set', 'eval_clips=4',
+        '--set', 'quantizer_warmup=2', '--set', 'log_every=1', '--set', 'examples=0']
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    common = TINY + ['--steps', '10', '--set', 'checkpoint_every=2', '--set', 'eval_every=5']
+    assert run_cli('train-codec', '--run-dir', tmp_path / 'straight', *common).returncode == 0
+    proc = subprocess.Popen([CLI, 'train-codec', '--run-dir', str(tmp_path / 'killed'), *common],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and latest_checkpoint(tmp_path / 'killed') is None and proc.poll() is None: time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    ck = latest_checkpoint(tmp_path / 'killed')
+    assert ck is not None, 'no checkpoint was written before the kill'
+    r = run_cli('train-codec', '--run-dir', tmp_path / 'killed', *common, '--resume')
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = load_codec(tmp_path / 'straight'), load_codec(tmp_path / 'killed')
+    assert torch.equal(state_fingerprint(a), state_fingerprint(b))
+    rows = [json.loads(l) for l in (tmp_path / 'killed' / 'metrics.jsonl').read_text().splitlines()]
+    steps = [r['step'] for r in rows if 'l1' in r]
+    assert steps == sorted(set(steps)) and steps[-1] == 10            # no duplicated rows after the resume
+
+def test_ddp_two_cpu_processes_stay_identical(tmp_path):
+    torchrun = str(Path(sys.executable).parent / 'torchrun')
+    cmd = [torchrun, '--nproc_per_node', '2', '--master_port', str(29500 + os.getpid() % 1000), CLI, 'train-codec',
+           '--run-dir', str(tmp_path / 'ddp'), *TINY, '--steps', '6', '--set', 'checkpoint_every=3', '--set', 'eval_every=3']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count('"ranks_identical": true') == 2, r.stdout[-2000:]
+    rows = [json.loads(l) for l in (tmp_path / 'ddp' / 'metrics.jsonl').read_text().splitlines()]
+    assert any(x.get('event') == 'ranks' and x['identical'] and x['world_size'] == 2 for x in rows)
+    load_codec(tmp_path / 'ddp')
+
+def test_reconstruction_improves_on_held_out_clips(tmp_path):
+    cfg = train_config('cpu', data=str(MANIFEST), batch_size=4, steps=60, num_workers=0, kmeans_batches=4, quantizer_warmup=10,
+                       valid_fraction=0.2, test_fraction=0.1, eval_every=10, eval_clips=8, checkpoint_every=60, examples=0, log_every=10)
+    train_codec(cfg, tmp_path / 'run', progress=False)
+    valid = [json.loads(l) for l in (tmp_path / 'run' / 'metrics.jsonl').read_text().splitlines() if '"valid"' in l]
+    first, last = valid[0], valid[-1]
+    assert first['step'] == 10 and last['step'] == 60
+    assert last['mel_distance'] < 0.8 * first['mel_distance'], (first, last)
+
+def test_foreign_checkpoints_are_refused_and_never_executed(tmp_path):
+    marker = tmp_path / 'pwned'
+    class Payload:
+        def __reduce__(self): return (open, (str(marker), 'w'))
+    folder = tmp_path / 'ck'; folder.mkdir()
+    (folder / 'config.json').write_text(json.dumps({'format': 'mmd_music', 'version': 1, 'kind': 'codec', 'config': {}}))
+    (folder / 'model.safetensors').write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError, match='not a readable safetensors'): load_codec(folder)
+    (tmp_path / 'codec.pt').write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError, match='not a file'): load_codec(tmp_path / 'codec.pt')
+    (folder / 'model.safetensors').write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError): load_codec(folder)
+    (folder / 'config.json').write_text('{"weights": "elsewhere"}')
+    with pytest.raises(CheckpointError, match='not an mmd_music checkpoint'): load_codec(folder)
+    assert not marker.exists()
+
+def test_train_codec_cli_errors(tmp_path):
+    r = run_cli('train-codec', '--run-dir', tmp_path / 'r', '--data', tmp_path / 'nothing', '--quiet')
+    assert r.returncode == 2 and 'no such folder' in r.stderr and 'Traceback' not in r.stderr
+    r = run_cli('train-codec', '--run-dir', tmp_path / 'r', *TINY, '--resume')
+    assert r.returncode == 2 and 'nothing to resume' in r.stderr
+    r = run_cli('train-codec', '--run-dir', tmp_path / 'r', *TINY, '--set', 'no_such_field=1')
+    assert r.returncode == 2 and 'unknown training config fields' in r.stderr

@@ -43,17 +43,6 @@ def test_ddp_two_cpu_processes_stay_identical(tmp_path):
     assert any(x.get('event') == 'ranks' and x['identical'] and x['world_size'] == 2 for x in rows)
     load_codec(tmp_path / 'ddp')
 
-def test_reconstruction_improves_on_held_out_clips(tmp_path):
-    cfg = train_config('cpu', data=str(MANIFEST), batch_size=4, steps=140, num_workers=0, kmeans_batches=4, quantizer_warmup=20,
-                       valid_fraction=0.2, test_fraction=0.1, eval_every=20, eval_clips=8, checkpoint_every=140, examples=0, log_every=20)
-    train_codec(cfg, tmp_path / 'run', progress=False)
-    valid = [json.loads(l) for l in (tmp_path / 'run' / 'metrics.jsonl').read_text().splitlines() if '"valid"' in l]
-    first, end = valid[0], valid[-2:]       # first validation once the codebooks exist (k-means at step 20)
-    assert first['step'] == 40 and end[-1]['step'] == 140
-    print([(v['step'], round(v['mel_distance'], 3), round(v['si_snr'], 2)) for v in valid])
-    assert max(v['mel_distance'] for v in end) < 0.9 * first['mel_distance'], valid
-    assert min(v['si_snr'] for v in end) > first['si_snr'], valid
-
 def test_foreign_checkpoints_are_refused_and_never_executed(tmp_path):
     marker = tmp_path / 'pwned'
     class Payload:

@@ -34,13 +34,15 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
 def test_ddp_two_cpu_processes_stay_identical(tmp_path):
     torchrun = str(Path(sys.executable).parent / 'torchrun')
     cmd = [torchrun, '--nproc_per_node', '2', '--master_port', str(29500 + os.getpid() % 1000), CLI, 'train-codec',
-           '--run-dir', str(tmp_path / 'ddp'), *TINY, '--steps', '6', '--set', 'checkpoint_every=3', '--set', 'eval_every=3']
+           '--run-dir', str(tmp_path / 'ddp'), *TINY, '--steps', '6', '--set', 'checkpoint_every=3', '--set', 'eval_every=3',
+           '--set', 'mmd_weight=10', '--set', 'mmd_pattern=delay']      # the loss gathers rows across ranks
     env = dict(os.environ, OMP_NUM_THREADS='1')
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count('"ranks_identical": true') == 2, r.stdout[-2000:]
     rows = [json.loads(l) for l in (tmp_path / 'ddp' / 'metrics.jsonl').read_text().splitlines()]
     assert any(x.get('event') == 'ranks' and x['identical'] and x['world_size'] == 2 for x in rows)
+    assert any('mmd' in x for x in rows)
     load_codec(tmp_path / 'ddp')
 
 def test_foreign_checkpoints_are_refused_and_never_executed(tmp_path):

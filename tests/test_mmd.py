@@ -88,3 +88,13 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='unknown estimator'): mmd2(torch.randn(3, 2), torch.randn(3, 2), k, 'fast')
     with pytest.raises(ValueError, match='unknown kernel'): make_kernel('laplace')
     with pytest.raises(ValueError, match='at least 2 codebooks'): independence_mmd2(torch.randn(5, 1, 3))
+
+def test_dependence_measures_refuse_bad_input_and_flag_undersampling():
+    from mmd_music.dependence import gaussian_total_correlation, pairwise_mi, total_correlation, bootstrap
+    with pytest.raises(ValueError, match='integer'): pairwise_mi(torch.rand(2, 3, 4))
+    with pytest.raises(ValueError, match='non-negative'): pairwise_mi(-torch.ones(1, 2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match='cannot estimate'): gaussian_total_correlation(torch.randn(1, 4, 8, 10))
+    with pytest.raises(ValueError, match='at least 2 clips'): bootstrap(torch.zeros(1, 2, 5, dtype=torch.long), lambda c: 0.0)
+    codes = torch.randint(0, 2048, (4, 4, 50), generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match='undersampled'): out = total_correlation(codes)
+    assert out['coverage'] > 0.9

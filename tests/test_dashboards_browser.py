@@ -4,7 +4,7 @@ download), run, the explorer's dependence slider dragged, the figure checked to 
 
 Chromium missing: skipped, unless MMD_MUSIC_BROWSER_TESTS=required (CI sets it), then failed.
 Screenshots go to $MMD_MUSIC_SCREENSHOTS when set, else to the test's temporary folder."""
-import os, secrets, shutil, socket, subprocess, sys, time
+import json, os, secrets, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
 from conftest import ROOT
@@ -31,7 +31,11 @@ def lab(tmp_path):
     # the venv's kernel spec (python3 = this interpreter) comes from sys.prefix/share/jupyter, not JUPYTER_DATA_DIR
     cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', f'--port={port}', '--ServerApp.ip=127.0.0.1',
            f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={ROOT}', '--LabApp.expose_app_in_browser=True',
-           f'--LabApp.workspaces_dir={tmp_path / "workspaces"}', '--LabApp.news_url=', '--ServerApp.open_browser=False']
+           f'--LabApp.workspaces_dir={tmp_path / "workspaces"}', '--LabApp.news_url=', '--ServerApp.open_browser=False', '--allow-root']
+    # no "get notified about Jupyter news?" toast over the page
+    (tmp_path / 'config' / 'labconfig').mkdir(parents=True)
+    (tmp_path / 'config' / 'labconfig' / 'page_config.json').write_text(
+        json.dumps({'disabledExtensions': {'@jupyterlab/apputils-extension:announcements': True}}))
     log = open(tmp_path / 'lab.log', 'w')
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f'http://127.0.0.1:{port}'
@@ -105,10 +109,12 @@ def test_dashboards_in_jupyterlab(lab, tmp_path):
             assert mmd_after > mmd_before, (before_status, after_status)     # more dependence, larger MMD²
             explorer.screenshot(path=str(shots / 'bandwidth_explorer_after_slider.png'))
 
+            page.screenshot(path=str(shots / 'jupyterlab.png'))
+            page.set_viewport_size({'width': 1600, 'height': 3400})      # the whole dashboard inside the notebook panel
             dashboard = page.locator('.jp-OutputArea-output', has=page.locator('.widget-select-multiple')).first
             dashboard.scroll_into_view_if_needed()
+            for img in dashboard.locator('img.widget-image').all(): img.wait_for(state='visible')
             dashboard.screenshot(path=str(shots / 'dependence_dashboard.png'))
-            page.screenshot(path=str(shots / 'jupyterlab.png'))
         finally:
             browser.close()
     for name in ('bandwidth_explorer.png', 'bandwidth_explorer_after_slider.png', 'dependence_dashboard.png'):

@@ -12,7 +12,7 @@ import torch
 from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
-__all__ = ['codec_speed', 'codec_train_speed', 'mmd_step_share', 'mmd_speed', 'generation_speed']
+__all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'mmd_speed', 'generation_speed']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -95,52 +95,63 @@ def _rss_mb(field: str) -> float:
         if line.startswith(field): return int(line.split()[1]) / 1024
     return float('nan')
 
+MMD_IMPLS = {   # name: what it computes
+    'frames': "the earlier default: frame shuffle, the authors' kernel, unbiased, chunked",
+    'full': 'the same with full N x N matrices through autograd (the chunking check)',
+    'clips': 'the clip product (time kept), scaled kernel, unbiased, chunked',
+    'dhsic': 'the exact dHSIC estimate, scaled kernel, chunked',
+}
+
 def _mmd_child(args):
-    impl, n, K, D, chunk, device, conn = args
-    from mmd_music.mmd import make_kernel, mmd2, product_of_marginals, shared_pairs, standardize
+    impl, n, frames, K, D, chunk, device, conn = args
+    from mmd_music.mmd import frame_product, independence_mmd2, make_kernel, shared_pairs, standardize
     dev = torch.device(device)
     g = torch.Generator().manual_seed(0)
-    rows = torch.randn(n, K, D, generator=g).to(dev).requires_grad_(True)
-    kernel = make_kernel('gaussian_code')
+    rows = torch.randn(n // frames, frames, K, D, generator=g).to(dev).requires_grad_(True)   # clips [B, S, K, D]
     try:   # Linux: reset the peak-RSS counter, so the peak below is this computation's own
         with open('/proc/self/clear_refs', 'w') as f: f.write('5')
     except OSError: pass
     base = _rss_mb('VmRSS:')
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize()
     t = time.perf_counter()
-    z = standardize(rows.reshape(n, -1)).reshape(n, K, D)
-    zt, perms = product_of_marginals(z, g, return_perms=True)
-    ex = shared_pairs(perms)
-    x, y = z.reshape(n, -1), zt.reshape(n, -1)
-    loss = mmd2(x, y, kernel, 'unbiased', chunk, cross_exclude=ex) if impl == 'chunked' else _mmd_full(x, y, kernel, ex)
+    if impl == 'full':
+        z = standardize(rows.reshape(-1, K * D)).reshape(-1, K, D)
+        zt, perms = frame_product(z, g)
+        loss = _mmd_full(z.reshape(len(z), -1), zt.reshape(len(z), -1), make_kernel('gaussian_code'), shared_pairs(perms))
+    elif impl == 'frames': loss = independence_mmd2(rows, 'gaussian_code', 'unbiased', chunk, product='frames', generator=g)
+    else: loss = independence_mmd2(rows, 'gaussian_scaled', 'unbiased' if impl == 'clips' else 'dhsic', chunk, generator=g)
     loss.backward()
     if dev.type == 'cuda': torch.cuda.synchronize()
     dt = time.perf_counter() - t
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else _rss_mb('VmHWM:') - base
     conn.send((dt, peak, loss.item()))
 
-def mmd_speed(sizes=(2000, 11776, 50000), K: int = 4, D: int = 128, chunk: int = 2048, device: str = 'cpu',
-              memory_limit_gb: float = 16.0) -> list[dict]:
-    "Time and peak memory of the chunked MMD² loss (forward + backward) against the full-matrix one, per N."
+def mmd_speed(sizes=(2000, 11776, 50000), K: int = 4, D: int = 128, frames: int = 46, chunk: int = 2048, device: str = 'cpu',
+              impls=('frames', 'clips', 'dhsic', 'full'), memory_limit_gb: float = 16.0) -> list[dict]:
+    """Time and peak memory of the independence loss (forward + backward) per N rows (clips of `frames` rows), for each
+    of `impls` (see `MMD_IMPLS`); ratios are to the earlier default ('frames'), measured in the same run."""
     import multiprocessing as mp
     ctx = mp.get_context('spawn')      # fork from a threaded process (a notebook kernel, torch's OpenMP pool) can deadlock
     rows = []
     for n in sizes:
-        row = dict(n=n)
-        for impl in ('chunked', 'full'):
+        row = dict(n=n // frames * frames, clips=n // frames)
+        for impl in impls:
             need_gb = 6 * n * n * 4 / 2**30          # three N x N matrices, kept with their exp terms for backward
             if impl == 'full' and need_gb > memory_limit_gb:
                 row[impl] = f"skipped: needs about {need_gb:.0f} GB"; continue
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_mmd_child, args=((impl, n, K, D, chunk, device, child),)); p.start()
+            p = ctx.Process(target=_mmd_child, args=((impl, n, frames, K, D, chunk, device, child),)); p.start()
             dt, peak, val = parent.recv(); p.join()
             row[impl] = dict(seconds=round(dt, 3), peak_mb=round(peak, 1), value=val)
-        if isinstance(row.get('full'), dict):
-            row['speedup'] = round(row['full']['seconds'] / row['chunked']['seconds'], 2)
-            row['values_agree'] = abs(row['full']['value'] - row['chunked']['value']) <= 1e-4 * max(1e-6, abs(row['full']['value'])) + 1e-6
+        base = row.get('frames')
+        for impl in impls:
+            if impl != 'frames' and isinstance(row.get(impl), dict) and isinstance(base, dict):
+                row[impl]['time_ratio'] = round(row[impl]['seconds'] / base['seconds'], 2)
+        if isinstance(row.get('full'), dict) and isinstance(base, dict):
+            row['values_agree'] = abs(row['full']['value'] - base['value']) <= 1e-4 * max(1e-6, abs(row['full']['value'])) + 1e-6
         rows.append(row)
-        fmt = lambda r: r if isinstance(r, str) else f"{r['seconds']:8.3f} s {r['peak_mb']:9.1f} MB"
-        print(f"N={n:6d}  chunked {fmt(row['chunked'])}   full {fmt(row['full'])}   speedup {row.get('speedup', '-')}")
+        fmt = lambda r: r if isinstance(r, str) else f"{r['seconds']:7.2f} s {r['peak_mb']:8.1f} MB" + (f" ({r['time_ratio']}x)" if 'time_ratio' in r else '')
+        print(f"N={row['n']:6d}  " + '   '.join(f"{impl} {fmt(row[impl])}" for impl in impls if impl in row))
     return rows
 
 # %% ../nbs/13_bench.ipynb #b60054ea

@@ -171,7 +171,7 @@ class CodecOutput:
     usage: torch.Tensor
 
     def streams(self, kind: str = 'residuals') -> torch.Tensor:
-        "The per-stage streams `[B, K, D, T]`: 'residuals' (after each stage, the paper's runs) or 'inputs' (each stage's input)."
+        "The per-stage streams `[B, K, D, T]`: 'residuals' (after each stage, the paper's runs), 'inputs' (each stage's input) or 'codewords' (straight-through)."
         return pick_streams(self.inputs, self.residuals, kind)
 
 # %% ../nbs/02_codec.ipynb #93338c8b

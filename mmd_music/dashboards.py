@@ -15,15 +15,17 @@ from .audio import AudioClips
 from .checkpoint import resolve_checkpoint
 from .codec import load_codec
 from .quantize import code_counts
-from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, _block, delay_layout, group_rows, independence_mmd2, make_kernel,
-                           median_bandwidth, parallel_layout, product_of_marginals, standardize)
+from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_clips, delay_layout, group_rows,
+                           independence_mmd2, make_kernel, median_bandwidth, parallel_layout, product_sample, standardize)
+from .dependence import repair_clips
 from .train import _spread, evaluate_codec, read_metrics
 
 # %% auto #0
-__all__ = ['SCALED_KERNELS', 'KERNELS', 'CURVE_KEYS', 'synthetic_rows', 'checkpoint_clips', 'codec_rows', 'rows_key',
-           'scale_statistics', 'explore_bandwidths', 'figure_png', 'plot_bandwidths', 'Debouncer', 'BandwidthExplorer',
-           'valid_curves', 'plot_tc_curves', 'checkpoint_measures', 'plot_mi_heatmaps', 'plot_usage', 'plot_tc_vs_gap',
-           'find_codec_runs', 'run_checkpoints', 'DependenceDashboard']
+__all__ = ['SCALED_KERNELS', 'MEDIAN_KERNELS', 'KERNELS', 'CURVE_KEYS', 'synthetic_rows', 'checkpoint_clips', 'codec_rows',
+           'rows_key', 'null_draw', 'scale_statistics', 'explore_bandwidths', 'figure_png', 'plot_bandwidths',
+           'Debouncer', 'BandwidthExplorer', 'valid_curves', 'plot_tc_curves', 'checkpoint_measures',
+           'plot_mi_heatmaps', 'plot_usage', 'plot_tc_vs_gap', 'find_codec_runs', 'run_checkpoints',
+           'DependenceDashboard']
 
 # %% ../nbs/11_dashboards.ipynb #057ebe6d
 def synthetic_rows(n: int = 512, strength: float = 0.5, K: int = 4, D: int = 8, seed: int = 0) -> torch.Tensor:
@@ -61,18 +63,20 @@ def checkpoint_clips(checkpoint, data=None, split: str = 'test', seconds: float 
 @torch.no_grad()
 def codec_rows(checkpoint, data=None, split: str = 'test', clips: int = 16, seconds: float = 1.0,
                stream: str = 'residuals', grouping: str = 'parallel') -> torch.Tensor:
-    "Rows `[N, K, D]` of a codec's per-stage `stream`s on `clips` fixed clips of `split`, grouped 'parallel' (same frame) or 'delay'."
+    "Clips of rows `[B, S, K, D]` of a codec's per-stage `stream`s on `clips` fixed clips of `split`, grouped 'parallel' (same frame) or 'delay'."
     if grouping not in ('parallel', 'delay'): raise ValueError(f"grouping must be 'parallel' or 'delay', got {grouping!r}")
     codec, ds = checkpoint_clips(checkpoint, data, split, seconds)
     if len(ds) == 0: raise ValueError(f"the {split} split of the run's data has no clips")
     wav = torch.stack([ds[i]['wav'] for i in _spread(len(ds), clips)])
     s = codec.streams(wav, stream)                                      # [B, K, D, T]
     K, T = s.shape[1], s.shape[-1]
-    return group_rows(s, parallel_layout(K, T) if grouping == 'parallel' else delay_layout(K, T))
+    rows = group_rows(s, parallel_layout(K, T) if grouping == 'parallel' else delay_layout(K, T))   # [B S, K, D], clip-major
+    return rows.reshape(len(wav), -1, *rows.shape[1:])
 
 # %% ../nbs/11_dashboards.ipynb #9934ddba
 SCALED_KERNELS = ('gaussian_code', 'gaussian_paper', 'imq')
-KERNELS = SCALED_KERNELS + ('gaussian_median', 'linear', 'quadratic')
+MEDIAN_KERNELS = ('gaussian_scaled', 'gaussian_median')      # scales set from the rows' median heuristic
+KERNELS = SCALED_KERNELS + MEDIAN_KERNELS + ('linear', 'quadratic')
 
 def rows_key(rows: torch.Tensor) -> str:
     "A content hash of `rows` (shape, dtype and values): the cache key of everything computed from them."
@@ -83,16 +87,20 @@ def _draw_seed(seed: int, r: int) -> int: return seed * 1_000_003 + r
 
 def _single_kernel(kernel: str, scale):
     if kernel in SCALED_KERNELS: return make_kernel(kernel, (scale,))
-    if kernel == 'gaussian_median': return make_kernel('gaussian_code', (scale,))   # scale: the median-heuristic sigma²
+    if kernel in MEDIAN_KERNELS: return make_kernel('gaussian_code', (scale,))   # scale: sigma² from the median heuristic
     return make_kernel(kernel)
 
 def _scale_key(key_of_rows: str, kernel, scale, estimator, n_permutations, seed, n_clips) -> tuple:
     return ('scale', key_of_rows, kernel, scale, estimator, n_permutations, seed, n_clips)
 
 @torch.no_grad()
-def scale_statistics(rows: torch.Tensor, kernel: str, scale=None, estimator: str = 'unbiased', n_permutations: int = 50,
+def null_draw(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    "Rows (`[B, S, K, D]` or `[N, K, D]`) with the codebooks re-paired across clips: one draw under independence."
+    return repair_clips(as_clips(rows), generator)[0].reshape(rows.shape)
+
+def scale_statistics(rows: torch.Tensor, kernel: str, scale=None, estimator: str = 'dhsic', n_permutations: int = 50,
                      seed: int = 0, n_clips: int | None = None, cache: dict | None = None, key_of_rows: str | None = None) -> torch.Tensor:
-    """MMD² of `rows` `[N, K, D]` (joint vs product of marginals) for one kernel scale: `[1 + P]` float64, observed first, then P null draws.
+    """MMD² of `rows` `[B, S, K, D]` or `[N, K, D]` (joint vs product of marginals) for one kernel scale: `[1 + P]` float64, observed first, then P null draws.
     `key_of_rows`: `rows_key(rows)` when the caller already has it."""
     key = _scale_key(key_of_rows or rows_key(rows), kernel, scale, estimator, n_permutations, seed, n_clips)
     if cache is not None and key in cache: return cache[key]
@@ -100,7 +108,7 @@ def scale_statistics(rows: torch.Tensor, kernel: str, scale=None, estimator: str
     out = []
     for r in range(n_permutations + 1):
         g = torch.Generator().manual_seed(_draw_seed(seed, r))
-        x = rows if r == 0 else product_of_marginals(rows, g)
+        x = rows if r == 0 else null_draw(rows, g)
         out.append(float(independence_mmd2(x, k, estimator, n_clips=n_clips, generator=g)))
     out = torch.tensor(out, dtype=torch.float64)
     if cache is not None: cache[key] = out
@@ -118,21 +126,25 @@ def _order(z: torch.Tensor) -> torch.Tensor:
     first = z[:, 0] - z[:, 0].mean(0)
     return torch.argsort(first @ torch.linalg.svd(first, full_matrices=False)[2][0])
 
-def explore_bandwidths(rows: torch.Tensor, kernel: str = 'gaussian_code', bandwidths=PAPER_BANDWIDTHS, estimator: str = 'unbiased',
+def explore_bandwidths(rows: torch.Tensor, kernel: str = 'gaussian_code', bandwidths=PAPER_BANDWIDTHS, estimator: str = 'dhsic',
                        n_permutations: int = 50, seed: int = 0, n_clips: int | None = None, matrix_rows: int = 96,
                        cache: dict | None = None) -> dict:
-    """The independence MMD² of `rows` `[N, K, D]` with `kernel` over `bandwidths` (see above): estimate, null sample, p-value,
+    """The independence MMD² of `rows` (clips `[B, S, K, D]` or `[N, K, D]`) with `kernel` over `bandwidths` (see above): estimate, null sample, p-value,
     per-scale shares and kernel matrices `[m, m]` of the joint and of a product-of-marginals sample."""
-    if rows.dim() != 3 or rows.shape[1] < 2: raise ValueError(f"rows must be [N, K >= 2, D], got {tuple(rows.shape)}")
+    if rows.dim() not in (3, 4) or rows.shape[-2] < 2: raise ValueError(f"rows must be [B, S, K >= 2, D] or [N, K >= 2, D], got {tuple(rows.shape)}")
     if kernel not in KERNELS: raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
     if estimator not in ESTIMATORS: raise ValueError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
     if estimator == 'reference' and not n_clips: raise ValueError("the reference estimator divides by the number of clips: pass n_clips")
     rows = rows.float()
-    z = standardize(rows.reshape(len(rows), -1)).reshape(rows.shape)
+    K, D = rows.shape[-2:]
+    z = standardize(rows.reshape(-1, K * D)).reshape(-1, K, D)         # [N, K, D], all rows
     if kernel in SCALED_KERNELS:
         scales = sorted({float(b) for b in bandwidths})
         if not scales: raise ValueError(f"the {kernel} kernel needs at least one bandwidth")
-    elif kernel == 'gaussian_median': scales = [median_bandwidth(z.reshape(len(z), -1), generator=torch.Generator().manual_seed(seed))]
+    elif kernel in MEDIAN_KERNELS:
+        med = median_bandwidth(z, generator=torch.Generator().manual_seed(seed))
+        mult = (1.0,) if kernel == 'gaussian_median' else sorted({float(b) for b in bandwidths})
+        scales = [m * med for m in mult]
     else: scales = [None]
     t0, hits, rk = time.perf_counter(), 0, rows_key(rows)
     per = []
@@ -140,16 +152,16 @@ def explore_bandwidths(rows: torch.Tensor, kernel: str = 'gaussian_code', bandwi
         hits += cache is not None and _scale_key(rk, kernel, s, estimator, n_permutations, seed, n_clips) in cache
         per.append(scale_statistics(rows, kernel, s, estimator, n_permutations, seed, n_clips, cache, key_of_rows=rk))
     total = torch.stack(per).sum(0)
-    full = _single_kernel(kernel, None) if scales == [None] else make_kernel('gaussian_code' if kernel == 'gaussian_median' else kernel, scales)
+    full = _single_kernel(kernel, None) if scales == [None] else make_kernel('gaussian_code' if kernel in MEDIAN_KERNELS else kernel, scales)
     m = min(matrix_rows, len(z))
-    zt = product_of_marginals(z, torch.Generator().manual_seed(_draw_seed(seed, 0)))
+    zt = product_sample(z.reshape(rows.shape), torch.Generator().manual_seed(_draw_seed(seed, 0))).reshape(z.shape)
     mats = []
     for sample in (z, zt):
         a = sample[:m]
         a = a[_order(a)].reshape(m, -1)
         k = full.f(_block(a, a, full))
         mats.append(k.fill_diagonal_(float('nan')))     # k(x, x) is the same for every row and would set the colour scale
-    return dict(kernel=kernel, estimator=estimator, n_rows=len(rows), n_permutations=n_permutations, scales=scales,
+    return dict(kernel=kernel, estimator=estimator, n_rows=len(z), n_permutations=n_permutations, scales=scales,
                 per_scale=[dict(scale=s, **_null_summary(p)) for s, p in zip(scales, per)], null=total[1:],
                 kernel_joint=mats[0], kernel_product=mats[1], cached_scales=hits, seconds=time.perf_counter() - t0,
                 **{k: v for k, v in _null_summary(total).items() if k in ('mmd2', 'p_value', 'z')})
@@ -238,7 +250,7 @@ class BandwidthExplorer:
         self.bandwidth = W.FloatLogSlider(value=float(PAPER_BANDWIDTHS[0]), base=10, min=-2, max=3, step=0.05, description='selected')
         self.add_button, self.remove_button = W.Button(description='add'), W.Button(description='remove selected')
         self.n_rows = W.SelectionSlider(options=list(self.N_CHOICES), value=512, description='rows N')
-        self.estimator = W.Dropdown(options=list(ESTIMATORS), value='unbiased', description='estimator')
+        self.estimator = W.Dropdown(options=list(ESTIMATORS), value='dhsic', description='estimator')
         self.permutations = W.IntSlider(value=n_permutations, min=10, max=200, step=10, description='null draws')
         self.status, self.image = W.HTML(), W.Image(format='png', layout=_image_layout())
         for w in (self.source, self.strength, self.grouping, self.kernel, self.bandwidths, self.bandwidth, self.n_rows, self.estimator, self.permutations):
@@ -298,16 +310,17 @@ class BandwidthExplorer:
         self.update()
 
     def rows(self) -> tuple[torch.Tensor, int]:
-        "The current rows `[N, K, D]` and the number of clips they stand for (the reference estimator's divisor)."
+        "The current rows (synthetic `[N, K, D]`, a codec's clips `[B, S, K, D]`) and the number of clips they stand for."
         n = self.n_rows.value
         if self.source.value == 'synthetic':
             return synthetic_rows(n, self.strength.value, seed=self.seed), max(1, n // self.frames_per_clip)
         key = ('codec_rows', str(self.checkpoint), self.grouping.value)
         if key not in self.cache:
             self.cache[key] = codec_rows(self.checkpoint, self.data, self.split, self.clips, grouping=self.grouping.value)
-        rows = self.cache[key]
-        idx = torch.randperm(len(rows), generator=torch.Generator().manual_seed(self.seed))[:n]
-        return rows[idx.sort().values], self.clips
+        rows = self.cache[key]                                         # [B, S, K, D]: whole clips, so time stays whole
+        keep = max(2, min(len(rows), n // rows.shape[1]))
+        idx = torch.randperm(len(rows), generator=torch.Generator().manual_seed(self.seed))[:keep]
+        return rows[idx.sort().values], keep
 
     def result(self) -> dict:
         "`explore_bandwidths` at the controls' current values."

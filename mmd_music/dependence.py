@@ -8,11 +8,14 @@ Docs: https://mmd-music.github.io/mmd_music/dependence.html.md"""
 from __future__ import annotations
 import math, warnings
 import torch
+import torch.nn.functional as F
 
-from .mmd import independence_mmd2, product_of_marginals, make_kernel
+from .mmd import MultiScaleGaussian, as_clips, check_rows, frame_product, independence_mmd2, make_kernel, standardize
 
 # %% auto #0
-__all__ = ['entropy_mm', 'pairwise_mi', 'total_correlation', 'bootstrap', 'gaussian_total_correlation', 'independence_test']
+__all__ = ['entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap', 'FrameModel', 'frame_rows',
+           'fit_frame_model', 'model_total_correlation', 'chain_codes', 'chain_total_correlation', 'tc_accuracy',
+           'gaussian_total_correlation', 'repair_clips', 'independence_test']
 
 # %% ../nbs/05_dependence.ipynb #cedbff47
 def _check_codes(codes: torch.Tensor):
@@ -64,6 +67,20 @@ def total_correlation(codes: torch.Tensor, bins: int | None = None, warn: bool =
                       "the total correlation estimate is dominated by estimator bias")
     return dict(tc=tc, samples=n, joint_symbols=m, coverage=coverage)
 
+def pairwise_mi_null(codes: torch.Tensor, bins: int | None = None, n_draws: int = 4, seed: int = 0) -> torch.Tensor:
+    """`pairwise_mi` `[K, K]` of `codes` `[B, K, T]` after re-pairing the codebooks across clips (each codebook's own
+    random permutation of the clips, time kept), averaged over `n_draws`: the estimator's value under independence at
+    this sample size. `pairwise_mi(codes) - pairwise_mi_null(codes)` is the dependence the codes add (diagonal 0)."""
+    _check_codes(codes)
+    B, K, T = codes.shape
+    if B < 2: raise ValueError(f"re-pairing codebooks across clips needs at least 2 clips, got {B}")
+    g = torch.Generator().manual_seed(seed)
+    acc = torch.zeros(K, K, dtype=torch.float64)
+    for _ in range(n_draws):
+        mi = pairwise_mi(torch.stack([codes[torch.randperm(B, generator=g), k] for k in range(K)], 1), bins)
+        acc += mi.fill_diagonal_(0)
+    return acc / n_draws
+
 # %% ../nbs/05_dependence.ipynb #9a99835a
 def bootstrap(codes: torch.Tensor, stat, n_boot: int = 200, level: float = 0.95, seed: int = 0) -> dict:
     "Percentile interval of `stat(codes)` (a float) from `n_boot` resamples of the clips (dimension 0 of `[B, K, T]`)."
@@ -73,6 +90,202 @@ def bootstrap(codes: torch.Tensor, stat, n_boot: int = 200, level: float = 0.95,
     vals = torch.tensor([stat(codes[torch.randint(0, B, (B,), generator=g)]) for _ in range(n_boot)])
     lo, hi = torch.quantile(vals, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=vals.dtype)).tolist()
     return dict(estimate=stat(codes), low=lo, high=hi, level=level, n_boot=n_boot)
+
+# %% ../nbs/05_dependence.ipynb #f1a2b3c5
+class FrameModel(torch.nn.Module):
+    """A small model q of one frame's K codes: autoregressive over codebooks, `q(c^1) q(c^2 | c^1) ... q(c^K | c^<K)`
+    (`autoregressive=False`: the product of K per-codebook models), optionally given the codes of the `past`
+    previous frames. Input `now` int64 `[N, K]`, `past_codes` `[N, past, K]`; `nll` returns nats per frame `[N]`.
+    Codebook k's logits are a sum: a head on the past (a learned marginal without it), then, autoregressive, a head on
+    the earlier codes of the frame and a full-rank table of logits for each earlier codebook (an MLP's rank alone
+    cannot hold a sharp code-to-code map at 2048 codes). The within-frame terms start at zero, so an autoregressive
+    model started from a fitted product model begins exactly where that model ended."""
+    def __init__(self, K: int, bins: int, past: int = 0, autoregressive: bool = True, emb: int = 32, hidden: int = 128):
+        super().__init__()
+        self.K, self.bins, self.past, self.autoregressive = K, bins, past, autoregressive
+        mlp = lambda n: torch.nn.Sequential(torch.nn.Linear(n, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, bins))
+        self.embed = torch.nn.Embedding(K * bins, emb)                      # code c of codebook k -> row k * bins + c
+        self.past_heads = torch.nn.ModuleList(mlp(max(1, past * K * emb)) for _ in range(K))
+        self.frame_heads = torch.nn.ModuleList(mlp(k * emb) for k in range(1, K)) if autoregressive else None
+        self.pair = torch.nn.Embedding(K * (K - 1) // 2 * bins, bins, sparse=True) if autoregressive and K > 1 else None
+        if autoregressive:
+            for h in self.frame_heads: torch.nn.init.zeros_(h[-1].weight); torch.nn.init.zeros_(h[-1].bias)
+            if self.pair is not None: torch.nn.init.zeros_(self.pair.weight)
+
+    table_penalty = 0.0    # L2 on the pair-table rows a batch uses (set by the fit): shrinks unseen pairs to the heads' background
+
+    def nll(self, now: torch.Tensor, past_codes: torch.Tensor | None = None) -> torch.Tensor:
+        N, K = now.shape
+        offset = torch.arange(K, device=now.device) * self.bins
+        e_now = self.embed(now + offset)                                    # [N, K, emb]
+        ctx = self.embed(past_codes + offset).reshape(N, -1) if self.past else e_now.new_zeros(N, 1)
+        out = torch.zeros(N, device=now.device)
+        for k in range(K):
+            logits = self.past_heads[k](ctx)
+            if self.autoregressive and k:
+                logits = logits + self.frame_heads[k - 1](e_now[:, :k].reshape(N, -1))
+                if self.pair is not None:     # table (k, j) for j < k sits at rows (k (k - 1) / 2 + j) * bins
+                    rows = self.pair((k * (k - 1) // 2 + torch.arange(k, device=now.device)) * self.bins + now[:, :k])   # [N, k, bins]
+                    logits = logits + rows.sum(1)
+                    if self.training and self.table_penalty: out = out + self.table_penalty * rows.pow(2).sum((1, 2))
+            out = out + F.cross_entropy(logits, now[:, k], reduction='none')
+        return out
+
+def frame_rows(codes: torch.Tensor, past: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Codes `[B, K, T]` -> `(now [N, K], past [N, past, K], clip [N])` for every frame with `past` frames before it in its clip."
+    B, K, T = codes.shape
+    if T <= past: raise ValueError(f"clips of {T} frames have no frame with {past} frames before it")
+    now = codes[:, :, past:].permute(0, 2, 1).reshape(-1, K)
+    ctx = torch.stack([codes[:, :, past - j - 1:T - j - 1] for j in range(past)], 2).permute(0, 3, 2, 1).reshape(-1, past, K) if past \
+        else codes.new_zeros(now.shape[0], 0, K)
+    return now, ctx, torch.arange(B).repeat_interleave(T - past)
+
+def fit_frame_model(codes: torch.Tensor, bins: int, past: int = 0, autoregressive: bool = True, valid_fraction: float = 0.15,
+                    max_epochs: int = 200, patience: int = 5, batch_size: int = 1024, lr: float = 3e-3, table_lr: float = 3e-3,
+                    table_penalty: float = 1e-2, seed: int = 0, start: FrameModel | None = None, threads: int | None = 1, **model_kw) -> FrameModel:
+    """Fit a `FrameModel` on codes `[B, K, T]`, early-stopped on the mean NLL of a held-out part of the clips (the best epoch
+    kept, the starting point included). `start`: a fitted model whose matching weights start this one and stay fixed
+    (a product model for an autoregressive one). `threads`: torch threads while fitting (its small matrices run best on one)."""
+    prev = torch.get_num_threads()
+    if threads: torch.set_num_threads(threads)
+    try: return _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience, batch_size, lr, table_lr, table_penalty, seed, start, model_kw)
+    finally: torch.set_num_threads(prev)
+
+def _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience, batch_size, lr, table_lr, table_penalty, seed, start, model_kw):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    B = codes.shape[0]
+    if B < 2: raise ValueError("fitting a frame model needs at least 2 clips (some are held out to stop it)")
+    order = torch.randperm(B, generator=g)
+    n_hold = max(1, round(valid_fraction * B))
+    (now, ctx, _), (vnow, vctx, _) = frame_rows(codes[order[n_hold:]], past), frame_rows(codes[order[:n_hold]], past)
+    model = FrameModel(codes.shape[1], bins, past, autoregressive, **model_kw)
+    if start is not None:   # the started part stays as fitted: only the new terms learn, so they add only what they explain
+        model.load_state_dict(start.state_dict(), strict=False)
+        for n, p in model.named_parameters(): p.requires_grad_(n not in start.state_dict())
+    model.table_penalty = table_penalty
+    tables = [model.pair.weight] if model.pair is not None else []
+    rest = [p for n, p in model.named_parameters() if not n.startswith('pair.') and p.requires_grad]
+    opts = [torch.optim.Adam(rest, lr=lr)] + ([torch.optim.SparseAdam(tables, lr=table_lr)] if tables else [])
+    def valid_nll():
+        model.eval()
+        with torch.no_grad(): return float(torch.cat([model.nll(a, b) for a, b in zip(vnow.split(8192), vctx.split(8192))]).mean())
+    best, best_state, bad = valid_nll(), {k: t.clone() for k, t in model.state_dict().items()}, 0
+    for epoch in range(max_epochs):
+        model.train()
+        for idx in torch.randperm(len(now), generator=g).split(batch_size):
+            loss = model.nll(now[idx], ctx[idx]).mean()
+            for o in opts: o.zero_grad()
+            loss.backward()
+            for o in opts: o.step()
+        v = valid_nll()
+        if v < best - 1e-4: best, best_state, bad = v, {k: t.clone() for k, t in model.state_dict().items()}, 0
+        else:
+            bad += 1
+            if bad >= patience: break
+    model.load_state_dict(best_state)
+    return model.eval()
+
+@torch.no_grad()
+def _scored(model: FrameModel, codes: torch.Tensor) -> torch.Tensor:
+    "NLL per frame `[B, T - past]` of codes `[B, K, T]` under `model`."
+    now, ctx, _ = frame_rows(codes, model.past)
+    return torch.cat([model.nll(a, b) for a, b in zip(now.split(8192), ctx.split(8192))]).view(codes.shape[0], -1).double()
+
+def _mm_entropies(counts: torch.Tensor) -> torch.Tensor:
+    "Miller–Madow entropies (nats) from code counts `[..., K, bins]`."
+    n = counts.sum(-1, keepdim=True)
+    p = counts / n
+    return -(p * p.clamp(min=1e-300).log()).sum(-1) + ((counts > 0).sum(-1) - 1) / (2 * n[..., 0])
+
+def _fit_pair(codes, bins, past, seed, fit_kw) -> dict:
+    "The autoregressive model (True), and with `past`, the product model (False) that starts it."
+    if past == 0: return {True: fit_frame_model(codes, bins, 0, True, seed=seed, **fit_kw)}
+    product = fit_frame_model(codes, bins, past, False, seed=seed, **fit_kw)
+    return {False: product, True: fit_frame_model(codes, bins, past, True, seed=seed, start=product, **fit_kw)}
+
+def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: int = 0, fit_codes: torch.Tensor | None = None,
+                            folds: int = 2, n_groups: int = 20, level: float = 0.95, seed: int = 0, **fit_kw) -> dict:
+    """Total correlation (nats) of the K codebooks of `codes` `[B, K, T]`, by a model: the Miller–Madow marginal entropies
+    minus the held-out cross-entropy of an autoregressive `FrameModel` of one frame's codes, a lower bound on the
+    total correlation that tightens as the model fits. The model is fitted on `fit_codes` (other clips) or, without
+    them, cross-fitted: the clips split into `folds`, each scored by a model fitted on the others. With `past` > 0,
+    the total correlation given the `past` previous frames: held-out NLL of the product of per-codebook models minus
+    that of the autoregressive model, both given the past (what the factorisation gap measures; the autoregressive model starts from the fitted product model, so on
+    held-out clips it only adds what the frame's own codes explain). The interval comes
+    from a grouped jackknife over the scored clips (`n_groups` groups): it covers which clips were scored, not the
+    model's own fitting noise."""
+    _check_codes(codes)
+    B, K, T = codes.shape
+    bins = bins or int(codes.max()) + 1
+    if fit_codes is None and B < 2 * folds: raise ValueError(f"cross-fitting over {folds} folds needs at least {2 * folds} clips, got {B}")
+    kinds = (True,) if past == 0 else (True, False)
+    nll = {a: torch.zeros(B, T - past, dtype=torch.float64) for a in kinds}
+    if fit_codes is not None:
+        fitted = _fit_pair(fit_codes, bins, past, seed, fit_kw)
+        for a in kinds: nll[a] = _scored(fitted[a], codes)
+    else:
+        parts = torch.randperm(B, generator=torch.Generator().manual_seed(seed)).chunk(folds)
+        for i, held in enumerate(parts):
+            rest = torch.cat([p for j, p in enumerate(parts) if j != i])
+            fitted = _fit_pair(codes[rest], bins, past, seed + i, fit_kw)
+            for a in kinds: nll[a][held] = _scored(fitted[a], codes[held])
+    counts = torch.stack([torch.stack([torch.bincount(c[k], minlength=bins) for k in range(K)]) for c in codes[:, :, past:]]).double()  # [B, K, bins]
+    per_clip = {a: v.sum(1) for a, v in nll.items()}                     # summed NLL per clip [B]
+    def tc_of(keep):   # keep: bool [B], the clips that count
+        n = keep.sum() * (T - past)
+        if past == 0: return float(_mm_entropies(counts[keep].sum(0)).sum() - per_clip[True][keep].sum() / n)
+        return float((per_clip[False][keep] - per_clip[True][keep]).sum() / n)
+    tc = tc_of(torch.ones(B, dtype=torch.bool))
+    # grouped jackknife over clips (resampling clips with replacement would repeat codes and bias entropies down)
+    groups = torch.randperm(B, generator=torch.Generator().manual_seed(seed + 1)) % min(B, n_groups)
+    G = int(groups.max()) + 1
+    loo = torch.tensor([tc_of(groups != j) for j in range(G)], dtype=torch.float64)
+    se = float(((G - 1) / G * (loo - loo.mean()).pow(2).sum()).sqrt())
+    z = float(torch.distributions.Normal(0., 1.).icdf(torch.tensor((1 + level) / 2)))
+    out = dict(tc=tc, low=tc - z * se, high=tc + z * se, se=se, level=level, frames=B * (T - past), past=past,
+               cross_entropy=float(nll[True].mean()))
+    if past == 0: out['marginal_entropies'] = float(_mm_entropies(counts.sum(0)).sum())
+    else: out['cross_entropy_product'] = float(nll[False].mean())
+    return out
+
+# %% ../nbs/05_dependence.ipynb #f1a2b3c7
+def chain_codes(B: int, T: int, K: int, bins: int, alpha: float, seed: int = 0) -> torch.Tensor:
+    """Synthetic codes `[B, K, T]` with a closed-form total correlation (`chain_total_correlation`): frames i.i.d.,
+    `c^1` uniform, `c^(k+1) = pi_k(c^k)` (a fixed random permutation of the codes) with probability `alpha`,
+    otherwise uniform."""
+    g = torch.Generator().manual_seed(seed)
+    perms = [torch.randperm(bins, generator=g) for _ in range(K - 1)]
+    c = [torch.randint(0, bins, (B, T), generator=g)]
+    for k in range(K - 1):
+        copy = torch.rand(B, T, generator=g) < alpha
+        c.append(torch.where(copy, perms[k][c[-1]], torch.randint(0, bins, (B, T), generator=g)))
+    return torch.stack(c, 1)
+
+def chain_total_correlation(K: int, bins: int, alpha: float) -> float:
+    "TC (nats) of `chain_codes`: uniform marginals, so TC = (K - 1) (log bins - H(c^(k+1) | c^k))."
+    a, b = alpha + (1 - alpha) / bins, (1 - alpha) / bins
+    h = -a * math.log(a) - (bins - 1) * b * math.log(b) if b > 0 else -a * math.log(a)
+    return (K - 1) * (math.log(bins) - h)
+
+def tc_accuracy(configs, K: int = 4, T: int = 100, alpha: float = 0.5, seed: int = 0, path=None) -> list[dict]:
+    """The model-based and the plug-in total correlation against the truth on `chain_codes`, for `configs` of
+    (bins, frames); rows written to `path` (JSON) when given."""
+    import json, time
+    from pathlib import Path
+    rows = []
+    for bins, frames in configs:
+        codes = chain_codes(frames // T, T, K, bins, alpha, seed)
+        t0 = time.perf_counter()
+        m = model_total_correlation(codes, bins, seed=seed)
+        rows.append(dict(bins=bins, frames=frames, alpha=alpha, truth=chain_total_correlation(K, bins, alpha),
+                         plugin=total_correlation(codes, bins, warn=False)['tc'], model=m['tc'], low=m['low'], high=m['high'],
+                         seconds=round(time.perf_counter() - t0, 1)))
+        r = rows[-1]
+        print(f"{K} x {bins:4d}, {frames:8d} frames: truth {r['truth']:.3f}  plug-in {r['plugin']:.3f}  "
+              f"model {r['model']:.3f} [{r['low']:.3f}, {r['high']:.3f}]  ({r['seconds']} s)", flush=True)
+        if path: Path(path).write_text(json.dumps(rows, indent=1))
+    return rows
 
 # %% ../nbs/05_dependence.ipynb #f0616a39
 def gaussian_total_correlation(streams: torch.Tensor, eps: float = 1e-6) -> float:
@@ -86,12 +299,58 @@ def gaussian_total_correlation(streams: torch.Tensor, eps: float = 1e-6) -> floa
     return float((blocks - torch.logdet(S)) / 2)
 
 # %% ../nbs/05_dependence.ipynb #d8b14b1e
-def independence_test(rows: torch.Tensor, n_permutations: int = 100, kernel='gaussian_code', seed: int = 0, chunk: int = 2048) -> dict:
-    "Permutation test of independence of the K codebooks of `rows` `[N, K, D]` by MMD²; returns the statistic, the null sample and the p-value."
+def repair_clips(z: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One null draw of a permutation test: clips `[B, S, K, D]` with codebook k of clip b taken from clip
+    `perms[b, k]`, each codebook's own uniform permutation of the clips, time index kept (clips of one row:
+    the authors' frame shuffle). Returns `(z', perms)`."""
+    B, S, K, D = z.shape
+    perms = torch.stack([torch.randperm(B, generator=generator) for _ in range(K)], 1).to(z.device)   # [B, K]
+    return torch.stack([z[perms[:, k], :, k] for k in range(K)], 2), perms
+
+def _masked_grams(z: torch.Tensor, kernel) -> torch.Tensor:
+    "Every codebook's and scale's Gram matrix `[M, K, N, N]` of clips `[B, S, K, D]`, zero for pairs of rows of one clip."
+    B, S, K, D = z.shape
+    x = z.reshape(B * S, K, D).transpose(0, 1)
+    clip = torch.arange(B, device=z.device).repeat_interleave(S)
+    return kernel.terms(torch.cdist(x, x).pow(2)) * (clip[:, None] != clip[None]).to(z.dtype)
+
+def _dhsic_of_grams(G: torch.Tensor, rows: list, S: int) -> float:
+    "dHSIC from masked Gram matrices `G` `[M, K, N, N]` after re-pairing codebook k's rows by `rows[k]` (index `[N]`)."
+    M, K, N, _ = G.shape
+    n_pairs, n_partners = N * (N - S), N - S
+    Gp = torch.stack([G[:, k][:, rows[k]][:, :, rows[k]] for k in range(K)], 1)
+    joint = Gp.prod(1).sum((-1, -2)) / n_pairs
+    product = (G.sum((-1, -2)) / n_pairs).prod(-1)
+    cross = (Gp.sum(-1) / n_partners).prod(1).mean(-1)
+    return float((joint + product - 2 * cross).sum())
+
+@torch.no_grad()
+def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel: str = 'gaussian_scaled', estimator: str = 'dhsic',
+                      product: str = 'clips', seed: int = 0, chunk: int = 2048, bandwidths=None, gram_limit: int = 2 ** 25) -> dict:
+    """Permutation test of independence of the K codebooks of `rows`: clips `[B, S, K, D]` or independent rows `[N, K, D]`.
+    The null draws re-pair the codebooks across clips (`repair_clips`): with independent codebooks and exchangeable
+    clips each draw has the law of the data, so the test keeps its level whatever the time structure inside the
+    clips. `product='frames'` shuffles frames, as the authors' product does: not valid for time series. The statistic
+    is `independence_mmd2` with `kernel`, `estimator` (and `product`); the kernel is fixed once on the data (the
+    scaled kernel's median heuristic per codebook does not move under re-pairing). dHSIC keeps the Gram matrices
+    when scales x K x N² <= `gram_limit`. Returns the statistic, the null sample and the p-value."""
     g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        observed = float(independence_mmd2(rows, kernel, chunk=chunk, generator=g))
-        null = torch.tensor([float(independence_mmd2(product_of_marginals(rows, g), kernel, chunk=chunk, generator=g))
-                             for _ in range(n_permutations)])
+    z = as_clips(rows).float()
+    check_rows(z, product)
+    B, S, K, D = z.shape
+    z = standardize(z.reshape(B * S, K * D)).reshape(B, S, K, D)      # re-pairing leaves each feature's mean and spread alone
+    kern = make_kernel(kernel, bandwidths, x=z.reshape(B * S, K, D), generator=g)
+    if product == 'frames': z, B, S = z.reshape(B * S, 1, K, D), B * S, 1
+    if estimator == 'dhsic' and isinstance(kern, MultiScaleGaussian) and len(kern.variances) * K * (B * S) ** 2 <= gram_limit:
+        G = _masked_grams(z, kern)             # small N: Gram matrices once, each null draw only re-indexes them
+        idx = torch.arange(B * S).view(B, S)
+        stat = lambda perms: _dhsic_of_grams(G, [idx[perms[:, k]].reshape(-1) for k in range(K)], S)
+        observed = stat(torch.arange(B)[:, None].expand(B, K))
+        null = [stat(torch.stack([torch.randperm(B, generator=g) for _ in range(K)], 1)) for _ in range(n_permutations)]
+    else:
+        stat = lambda x: float(independence_mmd2(x, kern, estimator, chunk, standardise=False, generator=g, product='clips'))
+        observed = stat(z)
+        null = [stat(repair_clips(z, g)[0]) for _ in range(n_permutations)]
+    null = torch.tensor(null, dtype=torch.float64)
     p = (1 + int((null >= observed).sum())) / (1 + n_permutations)
     return dict(mmd2=observed, null=null, p_value=p)

@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/experiments.html.md"""
 
 # %% ../nbs/12_experiments.ipynb #4a767ca1
 from __future__ import annotations
-import json
+import json, math
 from pathlib import Path
 
 from .audio import AudioClips
@@ -68,29 +68,33 @@ def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: 
                   valid={n: _summary(r) for n, r in valid.items()}, test={v: _summary(r) for v, r in test.items()})
     for v in ('mmd', 'mmd_delay'):
         t, b = result['test'][v], result['test']['none']
-        result['test'][v]['tc_change'] = t['total_correlation'] / b['total_correlation'] - 1
-        result['test'][v]['tc_delay_change'] = t['total_correlation_delay'] / b['total_correlation_delay'] - 1
+        change = lambda key: t[key] / b[key] - 1 if b[key] and b[key] > 0 else None   # a ratio to a TC near 0 means nothing
+        result['test'][v]['tc_change'], result['test'][v]['tc_delay_change'] = change('total_correlation'), change('total_correlation_delay')
         result['test'][v]['mel_change'] = t['mel_distance'] / b['mel_distance'] - 1
     (out / 'results.json').write_text(json.dumps(result, indent=1))
     (out / 'results.md').write_text(results_table(result))
     return result
 
 def _summary(r: dict) -> dict:
-    keys = ('total_correlation', 'tc_joint_coverage', 'total_correlation_delay', 'tc_joint_coverage_delay', 'mean_pairwise_mi',
-            'mean_pairwise_mi_delay', 'gaussian_tc_residuals', 'si_snr', 'mel_distance', 'usage', 'clips')
+    keys = ('total_correlation', 'total_correlation_low', 'total_correlation_high', 'total_correlation_plugin', 'tc_joint_coverage',
+            'total_correlation_delay', 'total_correlation_low_delay', 'total_correlation_high_delay', 'total_correlation_plugin_delay',
+            'tc_joint_coverage_delay', 'mean_pairwise_mi', 'mean_pairwise_mi_excess', 'mean_pairwise_mi_delay', 'mean_pairwise_mi_excess_delay',
+            'gaussian_tc_residuals', 'si_snr', 'mel_distance', 'usage', 'clips')
     return {k: r.get(k) for k in keys}
 
 def results_table(result: dict) -> str:
     "The test-split table of `independence_experiment` as markdown."
-    rows = ["| codec | weight | TC (coverage) | TC delay-grouped (coverage) | mean pairwise MI | Gaussian TC residuals | SI-SNR dB | mel distance | usage |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = ["| codec | weight | TC (model) [95%] | TC delay-grouped [95%] | plug-in TC (coverage) | mean pairwise MI excess | Gaussian TC residuals | SI-SNR dB | mel distance | usage |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for v, r in result['test'].items():
         w = result['chosen'][v]['weight'] if v in result['chosen'] else 0
         ch = lambda k: f" ({r[k]:+.0%})" if r.get(k) is not None else ''
         f = lambda k, spec: '—' if r.get(k) is None else format(r[k], spec)     # e.g. no Gaussian TC on too few frames
-        rows.append(f"| {v} | {w:g} | {f('total_correlation', '.3f')}{ch('tc_change')} ({f('tc_joint_coverage', '.2f')}) | "
-                    f"{f('total_correlation_delay', '.3f')}{ch('tc_delay_change')} ({f('tc_joint_coverage_delay', '.2f')}) | "
-                    f"{f('mean_pairwise_mi', '.3f')} | {f('gaussian_tc_residuals', '.1f')} | {f('si_snr', '.2f')} | "
+        ci = lambda s: f" [{f('total_correlation_low' + s, '.3f')}, {f('total_correlation_high' + s, '.3f')}]"
+        rows.append(f"| {v} | {w:g} | {f('total_correlation', '.3f')}{ch('tc_change')}{ci('')} | "
+                    f"{f('total_correlation_delay', '.3f')}{ch('tc_delay_change')}{ci('_delay')} | "
+                    f"{f('total_correlation_plugin', '.3f')} ({f('tc_joint_coverage', '.2f')}) | "
+                    f"{f('mean_pairwise_mi_excess', '.3f')} | {f('gaussian_tc_residuals', '.1f')} | {f('si_snr', '.2f')} | "
                     f"{f('mel_distance', '.3f')}{ch('mel_change')} | {' '.join(f'{u:.2f}' for u in r['usage'])} |")
     notes = '; '.join(v + ': ' + c['note'] for v, c in result['chosen'].items())
     rows.append(f"\nTest split, {result['test']['none']['clips']} clips; preset {result['preset']}, {result['steps']} steps, seed "
@@ -207,7 +211,7 @@ def comparison(out, preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl',
             c = codec_eval[v]
             rows.append(dict(codec=v, lm=p, codec_run=f'codec-{v}', codec_checkpoint=c['checkpoint'], lm_run=run.name, lm_checkpoint=ck,
                              total_correlation=c['total_correlation'], total_correlation_delay=c['total_correlation_delay'],
-                             mean_pairwise_mi=c['mean_pairwise_mi'], si_snr=c['si_snr'], mel_distance=c['mel_distance'],
+                             mean_pairwise_mi_excess=c.get('mean_pairwise_mi_excess', math.nan), si_snr=c['si_snr'], mel_distance=c['mel_distance'],
                              usage=c['usage'], bitrate_kbps=c['bitrate_kbps'], entropy_bitrate_kbps=c['entropy_bitrate_kbps'], nll_per_frame=float(nll[p].mean()), test_windows=len(nll[p]), **ge))
         gap, se = paired_gap(nll['delay'], nll['flatten'])
         for r in rows[-len(LM_PATTERNS):]: r['factorisation_gap'], r['factorisation_gap_se'] = gap, se
@@ -222,13 +226,13 @@ def comparison(out, preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl',
 def comparison_report(result: dict) -> str:
     "The comparison as markdown: the table (every row names its runs) and how it was made."
     s = result['setup']
-    head = ("| codec | LM | TC of codes | TC delay-grouped | mean pairwise MI | SI-SNR dB | mel distance | kbps (entropy) | FAD (musicnn) | "
+    head = ("| codec | LM | TC of codes (model) | TC delay-grouped | mean pairwise MI excess | SI-SNR dB | mel distance | kbps (entropy) | FAD (musicnn) | "
             "NLL nats/frame | factorisation gap | audio s per s | runs |")
     lines = [f"# The comparison, preset `{s['preset']}`", "", head, "|" + "---|" * 13]
     for r in result['rows']:
         gap = f"{r['factorisation_gap']:.3f} ± {r['factorisation_gap_se']:.3f}" if r['lm'] == 'delay' else '(reference)'
         lines.append(f"| {r['codec']} | {r['lm']} | {r['total_correlation']:.3f} | {r['total_correlation_delay']:.3f} | "
-                     f"{r['mean_pairwise_mi']:.3f} | {r['si_snr']:.2f} | {r['mel_distance']:.3f} | "
+                     f"{r.get('mean_pairwise_mi_excess', math.nan):.3f} | {r['si_snr']:.2f} | {r['mel_distance']:.3f} | "
                      f"{r['bitrate_kbps']:.1f} ({r['entropy_bitrate_kbps']:.2f}) | {r['fad']:.2f} | "
                      f"{r['nll_per_frame']:.3f} | {gap} | {r['audio_per_second']:.2f} | "
                      f"`{r['codec_run']}/{r['codec_checkpoint']}`, `{r['lm_run']}/{r['lm_checkpoint']}` |")

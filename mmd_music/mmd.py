@@ -13,9 +13,10 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['PAPER_BANDWIDTHS', 'ESTIMATORS', 'Kernel', 'MultiScaleGaussian', 'InverseMultiquadric', 'LinearKernel',
-           'QuadraticKernel', 'median_bandwidth', 'make_kernel', 'kernel_sum', 'mmd2', 'standardize',
-           'product_of_marginals', 'shared_pairs', 'independence_mmd2', 'delay_layout', 'parallel_layout', 'group_rows',
+__all__ = ['PAPER_BANDWIDTHS', 'SCALED_MULTIPLIERS', 'KERNELS', 'ESTIMATORS', 'PRODUCTS', 'Kernel', 'MultiScaleGaussian',
+           'InverseMultiquadric', 'LinearKernel', 'QuadraticKernel', 'median_bandwidth', 'make_kernel', 'kernel_sum',
+           'mmd2', 'standardize', 'as_clips', 'check_rows', 'clip_product', 'frame_product', 'shared_pairs',
+           'independence_mmd2', 'product_sample', 'dhsic', 'delay_layout', 'parallel_layout', 'group_rows',
            'IndependenceLoss']
 
 # %% ../nbs/04_mmd.ipynb #361bf879
@@ -31,17 +32,33 @@ class Kernel:
         "Per-component values `[n_terms, *t.shape]` (a multi-scale kernel's scales), for diagnostics."
         return self.f(t)[None]
 
+def _doubling(variances) -> bool:
+    "True when the variances, sorted, each double the previous: every scale's exponential is then a square of the next."
+    v = sorted(variances)
+    return len(v) > 1 and all(abs(b / a - 2) < 1e-9 for a, b in zip(v, v[1:]))
+
 class MultiScaleGaussian(Kernel):
     "sum over `variances` v of exp(-t / (2 v)); `variances` are sigma²."
-    def __init__(self, variances): self.variances = tuple(float(v) for v in variances)
-    def f(self, t): return sum(torch.exp(-t / (2 * v)) for v in self.variances)
-    def df(self, t): return sum(-torch.exp(-t / (2 * v)) / (2 * v) for v in self.variances)
-    def f_df(self, t):   # one exponential per scale serves both
-        f, d = torch.zeros_like(t), torch.zeros_like(t)
-        for v in self.variances:
-            e = torch.exp(-t / (2 * v)); f += e; d.add_(e, alpha=-1 / (2 * v))
-        return f, d
-    def terms(self, t): return torch.stack([torch.exp(-t / (2 * v)) for v in self.variances])
+    def __init__(self, variances):
+        self.variances = tuple(float(v) for v in variances)
+        if not self.variances or min(self.variances) <= 0: raise ValueError(f"Gaussian variances must be positive, got {self.variances}")
+        self.doubling = _doubling(self.variances)
+    def terms(self, t):
+        "exp(-t / (2 v)) for each variance, `[n_scales, *t.shape]` in the order of `variances`; on a doubling grid one exponential, then squares."
+        if not self.doubling: return torch.stack([torch.exp(-t / (2 * v)) for v in self.variances])
+        order = sorted(range(len(self.variances)), key=lambda i: -self.variances[i])   # widest first
+        out = [None] * len(order)
+        e = torch.exp(-t / (2 * self.variances[order[0]]))
+        for n, i in enumerate(order):
+            if n: e = e * e                                   # exp(-t/(2v))² = exp(-t/(2 (v/2)))
+            out[i] = e
+        return torch.stack(out)
+    def f(self, t): return self.terms(t).sum(0)
+    def df(self, t): return self.f_df(t)[1]
+    def f_df(self, t):   # one set of exponentials serves both
+        e = self.terms(t)
+        w = torch.tensor([-1 / (2 * v) for v in self.variances], dtype=t.dtype, device=t.device).view(-1, *[1] * t.dim())
+        return e.sum(0), (e * w).sum(0)
     def __repr__(self): return f"MultiScaleGaussian(variances={self.variances})"
 
 class InverseMultiquadric(Kernel):
@@ -68,28 +85,41 @@ class QuadraticKernel(Kernel):
     def __repr__(self): return f"QuadraticKernel(c={self.c})"
 
 PAPER_BANDWIDTHS = (0.1, 1.0, 5.0, 10.0, 20.0, 50.0)
+SCALED_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
+KERNELS = ('gaussian_scaled', 'gaussian_code', 'gaussian_paper', 'gaussian_median', 'imq', 'linear', 'quadratic')
 
 def median_bandwidth(x: torch.Tensor, max_rows: int = 2048, generator: torch.Generator | None = None) -> float:
-    "Median heuristic: sigma² = median of |x_i - x_j|² / 2 over distinct pairs of (up to `max_rows`) rows."
+    """Median heuristic: sigma² = median of |x_i - x_j|² / 2 over distinct pairs of (up to `max_rows`) rows `[N, F]`.
+    For rows `[N, K, D]` the sum over codebooks of each codebook's median: it does not change when the codebooks
+    are re-paired across rows, so a permutation test keeps its level."""
+    if x.shape[0] < 2: raise ValueError(f"the median heuristic needs at least 2 rows, got {x.shape[0]}")
     idx = torch.randperm(x.shape[0], generator=generator)[:max_rows].to(x.device)
     s = x.detach()[idx].float()
-    d2 = torch.cdist(s, s).pow(2)
+    parts = [s] if s.dim() == 2 else [s[:, k] for k in range(s.shape[1])]
     iu = torch.triu_indices(len(s), len(s), 1, device=s.device)
-    return float(d2[iu[0], iu[1]].median() / 2)
+    m = sum(float(torch.cdist(p, p).pow(2)[iu[0], iu[1]].median() / 2) for p in parts)
+    if not m > 0: raise ValueError("the median heuristic found no spread in the rows (constant features?): choose fixed bandwidths")
+    return m
 
-def make_kernel(name: str = 'gaussian_code', bandwidths=PAPER_BANDWIDTHS, x: torch.Tensor | None = None) -> Kernel:
-    """Kernels by name: 'gaussian_code' (bandwidths are sigma², the authors' code), 'gaussian_paper'
-    (bandwidths are sigma, the paper's text), 'gaussian_median' (one Gaussian, sigma² by the median
-    heuristic on `x`), 'imq' (bandwidths are the scales c), 'linear', 'quadratic'."""
-    if name == 'gaussian_code': return MultiScaleGaussian(bandwidths)
-    if name == 'gaussian_paper': return MultiScaleGaussian([b * b for b in bandwidths])
-    if name == 'gaussian_median':
-        if x is None: raise ValueError("the median heuristic needs the rows x")
-        return MultiScaleGaussian([median_bandwidth(x)])
-    if name == 'imq': return InverseMultiquadric(bandwidths)
+def make_kernel(name: str = 'gaussian_scaled', bandwidths=None, x: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> Kernel:
+    """Kernels by name: 'gaussian_scaled' (default: bandwidths are multipliers of the median heuristic's sigma² on
+    the rows `x`, `SCALED_MULTIPLIERS` unless given), 'gaussian_code' (bandwidths are sigma², the authors' code),
+    'gaussian_paper' (bandwidths are sigma, the paper's text), 'gaussian_median' (one Gaussian at the median
+    heuristic), 'imq' (bandwidths are the scales c), 'linear', 'quadratic'. Fixed bandwidths default to
+    `PAPER_BANDWIDTHS`."""
+    fixed = PAPER_BANDWIDTHS if bandwidths is None else tuple(bandwidths)
+    if name in ('gaussian_scaled', 'gaussian_median'):
+        if x is None: raise ValueError(f"the kernel {name!r} scales with the data: pass the rows x")
+        med = median_bandwidth(x, generator=generator)
+        mult = (1.0,) if name == 'gaussian_median' else (SCALED_MULTIPLIERS if bandwidths is None else tuple(bandwidths))
+        return MultiScaleGaussian([m * med for m in mult])
+    if name == 'gaussian_code': return MultiScaleGaussian(fixed)
+    if name == 'gaussian_paper': return MultiScaleGaussian([b * b for b in fixed])
+    if name == 'imq': return InverseMultiquadric(fixed)
     if name == 'linear': return LinearKernel()
     if name == 'quadratic': return QuadraticKernel()
-    raise ValueError(f"unknown kernel {name!r}; choose gaussian_code, gaussian_paper, gaussian_median, imq, linear or quadratic")
+    raise ValueError(f"unknown kernel {name!r}; choose from {KERNELS}")
 
 # %% ../nbs/04_mmd.ipynb #07fe583e
 def _block(a, b, kernel):
@@ -144,7 +174,7 @@ def kernel_sum(a: torch.Tensor, b: torch.Tensor | None, kernel: Kernel, chunk: i
     return _KernelSum.apply(a, a if same else b, kernel, chunk, exclude_diagonal, same)
 
 # %% ../nbs/04_mmd.ipynb #86ae7b1b
-ESTIMATORS = ('unbiased', 'biased', 'linear', 'reference')
+ESTIMATORS = ('dhsic', 'unbiased', 'biased', 'linear', 'reference')
 
 def _pair_kernel(a, b, kernel): return kernel.f((a - b).pow(2).sum(1) if kernel.kind == 'distance' else (a * b).sum(1))
 
@@ -178,19 +208,48 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, kernel: Kernel, estimator: str = 'unb
     raise ValueError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
 
 # %% ../nbs/04_mmd.ipynb #87fab73a
+PRODUCTS = ('clips', 'frames')
+
 def standardize(rows: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     "Per-feature standardisation over the first dimension (rows), differentiable."
     return (rows - rows.mean(0, keepdim=True)) / (rows.std(0, keepdim=True) + eps)
 
-def product_of_marginals(rows: torch.Tensor, generator: torch.Generator | None = None, return_perms: bool = False):
-    "A sample of the product of the K marginals of `rows` `[N, K, D]`: codebook k permuted by its own permutation (`perms` `[N, K]`)."
-    N, K = rows.shape[:2]
-    perms = torch.stack([torch.randperm(N, generator=generator) for _ in range(K)], 1).to(rows.device)   # [N, K]
-    out = torch.gather(rows, 0, perms[..., None].expand(-1, -1, rows.shape[2]))
-    return (out, perms) if return_perms else out
+def as_clips(rows: torch.Tensor) -> torch.Tensor:
+    "Rows as clips `[B, S, K, D]`: 4-d rows are clips of S rows each; 3-d rows `[N, K, D]` are N clips of one row (i.i.d. rows)."
+    if rows.dim() == 4: return rows
+    if rows.dim() == 3: return rows[:, None]
+    raise ValueError(f"rows must be [B, S, K, D] (clips of S rows) or [N, K, D], got {tuple(rows.shape)}")
+
+def check_rows(z: torch.Tensor, product: str = 'clips'):
+    "Refuse what no independence statistic can use: fewer than 2 codebooks or clips, NaN or inf, constant rows, an unknown product."
+    if product not in PRODUCTS: raise ValueError(f"unknown product {product!r}; choose from {PRODUCTS}")
+    B, S, K, D = z.shape
+    if K < 2: raise ValueError(f"independence needs at least 2 codebooks, got {K}")
+    if B * S < 2: raise ValueError(f"independence needs at least 2 rows, got {B * S}")
+    if product == 'clips' and B < 2:
+        raise ValueError(f"a product of marginals that keeps time needs at least 2 clips, got {B} clip of {S} rows "
+                         "(pass more clips, or product='frames' to shuffle frames as the authors do)")
+    if not bool(torch.isfinite(z).all()): raise ValueError("the streams contain NaN or inf")
+
+def clip_product(z: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A product-of-marginals sample that keeps time: clips `[B, S, K, D]` -> `(y, sources)`, `y[b, s, k] =
+    z[sources[b, k], s, k]`. Each codebook's clips are permuted (`sources[:, k]` is a permutation of the B clips)
+    and, when B >= K, the K codebooks of one product clip come from K different clips."""
+    B, S, K, D = z.shape
+    order = torch.randperm(B, generator=generator)
+    offsets = torch.randperm(max(B, K), generator=generator)[:K] % B      # distinct when B >= K
+    sources = order[(torch.arange(B)[:, None] + offsets[None]) % B].to(z.device)   # [B, K]
+    y = torch.stack([z[sources[:, k], :, k] for k in range(K)], 2)
+    return y, sources
+
+def frame_product(z: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    "The authors' product sample: rows `[N, K, D]` -> `(y, perms)`, codebook k's vectors permuted over all rows by its own permutation (`perms` `[N, K]`)."
+    N, K = z.shape[:2]
+    perms = torch.stack([torch.randperm(N, generator=generator) for _ in range(K)], 1).to(z.device)
+    return torch.gather(z, 0, perms[..., None].expand(-1, -1, z.shape[2])), perms
 
 def shared_pairs(perms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "Distinct cross pairs (i, j) where product row j holds a vector of joint row i (i = perms[j, k] for some k)."
+    "Distinct cross pairs (i, j) where frame-product row j holds a vector of joint row i (i = perms[j, k] for some k)."
     N, K = perms.shape
     dup = torch.zeros_like(perms, dtype=torch.bool)
     for k in range(1, K): dup[:, k] = (perms[:, :k] == perms[:, k:k + 1]).any(1)
@@ -198,23 +257,146 @@ def shared_pairs(perms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     keep = ~dup
     return perms[keep], j[keep]
 
-def independence_mmd2(rows: torch.Tensor, kernel: Kernel | str = 'gaussian_code', estimator: str = 'unbiased',
+def _block_sums(a: torch.Tensor, b: torch.Tensor, kernel: Kernel) -> torch.Tensor:
+    "sum_g sum_{i,j} k(a[g, i], b[g, j]) over groups of rows `a` `[G, S, F]`, `b` `[G, S', F]` (autograd; float64 sum)."
+    if kernel.kind == 'distance':
+        t = (a.pow(2).sum(-1)[:, :, None] + b.pow(2).sum(-1)[:, None] - 2 * a @ b.transpose(1, 2)).clamp(min=0)
+    else: t = a @ b.transpose(1, 2)
+    return kernel.f(t).sum(dtype=torch.float64)
+
+def _clip_mmd2(z: torch.Tensor, kernel: Kernel, estimator: str, chunk: int, generator) -> torch.Tensor:
+    "MMD² of clips `[B, S, K, D]` against a `clip_product` sample; the unbiased estimate counts only pairs of rows that share no clip."
+    B, S, K, D = z.shape
+    flat = lambda t: t.reshape(-1, K * D)
+    if estimator == 'linear':   # each half's product from that half's clips: no pair of the estimate shares a clip
+        h = B // 2
+        y = torch.cat([clip_product(z[:h], generator)[0], clip_product(z[h:2 * h], generator)[0]])
+        return mmd2(flat(z[:2 * h]), flat(y), kernel, 'linear')
+    y, sources = clip_product(z, generator)
+    x, yf, N = flat(z), flat(y), B * S
+    if estimator == 'biased': return mmd2(x, yf, kernel, 'biased', chunk)
+    sxx = kernel_sum(x, None, kernel, chunk) - _block_sums(z.reshape(B, S, -1), z.reshape(B, S, -1), kernel)
+    syy = kernel_sum(yf, None, kernel, chunk) - _block_sums(y.reshape(B, S, -1), y.reshape(B, S, -1), kernel)
+    # cross pairs (joint row of clip c, product row of clip b) with c among b's sources share a clip: left out
+    distinct = torch.ones(B, K, dtype=torch.bool, device=z.device)
+    for k in range(1, K): distinct[:, k] = (sources[:, :k] != sources[:, k:k + 1]).all(1)
+    src, dst = sources[distinct], torch.arange(B, device=z.device)[:, None].expand(B, K)[distinct]
+    sxy = kernel_sum(x, yf, kernel, chunk) - _block_sums(z.reshape(B, S, -1)[src], y.reshape(B, S, -1)[dst], kernel)
+    n_within, n_cross = N * N - B * S * S, N * N - len(src) * S * S
+    return ((sxx + syy) / n_within - 2 * sxy / n_cross).to(z.dtype)
+
+def independence_mmd2(rows: torch.Tensor, kernel: Kernel | str = 'gaussian_scaled', estimator: str = 'dhsic',
                       chunk: int = 2048, standardise: bool = True, n_clips: int | None = None,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
-    "MMD² between the joint distribution of `rows` `[N, K, D]` and the product of its K marginals."
-    if rows.dim() != 3: raise ValueError(f"rows must be [N, K, D], got {tuple(rows.shape)}")
-    if rows.shape[1] < 2: raise ValueError("independence needs at least 2 codebooks")
-    z = rows.float()
-    if standardise: z = standardize(z.reshape(z.shape[0], -1)).reshape(z.shape)
-    if isinstance(kernel, str): kernel = make_kernel(kernel, x=z.reshape(z.shape[0], -1))
+                      generator: torch.Generator | None = None, product: str | None = None, bandwidths=None) -> torch.Tensor:
+    """MMD² between the joint distribution of the K codebooks and the product of their marginals, from rows
+    `[B, S, K, D]` (B clips of S time steps) or `[N, K, D]` (N independent rows).
+
+    `estimator`: 'dhsic' (exact, no product sample; Gaussian kernels only), 'unbiased', 'biased', 'linear', or
+    'reference' (the authors' code: frame shuffle, all pairs, divided by the number of clips squared).
+    `product`: 'clips' (default; keeps each codebook's time structure, pairs of rows from one clip left out) or
+    'frames' (the authors' frame shuffle, which reads time smoothness as dependence). `kernel`: a `Kernel` or a
+    name for `make_kernel` (with `bandwidths`), built on the standardised rows."""
+    if estimator not in ESTIMATORS: raise ValueError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
+    if estimator == 'reference':
+        if product == 'clips': raise ValueError("the reference estimator is the authors' frame shuffle: product must be 'frames'")
+        product = 'frames'
+    product = product or 'clips'
+    z = as_clips(rows).float() if rows.dtype not in (torch.float32, torch.float64) else as_clips(rows)
+    check_rows(z, product)
+    B, S, K, D = z.shape
+    if standardise: z = standardize(z.reshape(B * S, K * D)).reshape(B, S, K, D)
+    if isinstance(kernel, str): kernel = make_kernel(kernel, bandwidths, x=z.reshape(B * S, K, D), generator=generator)
+    if estimator == 'dhsic':
+        return dhsic(z.reshape(B * S, 1, K, D) if product == 'frames' else z, kernel, chunk=min(chunk, 1024))
+    if product == 'clips': return _clip_mmd2(z, kernel, estimator, chunk, generator)
+    x = z.reshape(B * S, K, D)                    # the authors' way: every frame a row, shuffled over all rows
     flat = lambda t: t.reshape(t.shape[0], -1)
     if estimator == 'linear':   # each half's product sample from that half's rows: no cross pair shares a vector
-        m = z.shape[0] // 2
-        zt = torch.cat([product_of_marginals(z[:m], generator), product_of_marginals(z[m:2 * m], generator)])
-        return mmd2(flat(z[:2 * m]), flat(zt), kernel, 'linear')
-    zt, perms = product_of_marginals(z, generator, return_perms=True)
+        m = x.shape[0] // 2
+        y = torch.cat([frame_product(x[:m], generator)[0], frame_product(x[m:2 * m], generator)[0]])
+        return mmd2(flat(x[:2 * m]), flat(y), kernel, 'linear')
+    y, perms = frame_product(x, generator)
     exclude = shared_pairs(perms) if estimator == 'unbiased' else None
-    return mmd2(flat(z), flat(zt), kernel, estimator, chunk, n_clips, cross_exclude=exclude)
+    return mmd2(flat(x), flat(y), kernel, estimator, chunk, n_clips or B, cross_exclude=exclude)
+
+def product_sample(rows: torch.Tensor, generator: torch.Generator | None = None, product: str = 'clips') -> torch.Tensor:
+    """A sample of the product of the marginals shaped like `rows` (`[B, S, K, D]` or `[N, K, D]`): clips re-paired
+    per codebook (`'clips'`, `clip_product`) or frames shuffled per codebook (`'frames'`, the authors' way). Under
+    independence it has the law of `rows` itself, which makes it the null draw of a permutation test."""
+    z = as_clips(rows)
+    check_rows(z, product)
+    if product == 'clips': y = clip_product(z, generator)[0]
+    else: y = frame_product(z.reshape(-1, *z.shape[2:]), generator)[0].reshape(z.shape)
+    return y if rows.dim() == 4 else y[:, 0]
+
+# %% ../nbs/04_mmd.ipynb #c1d2e3f5
+def _gram_terms(zi, zj, sqi, sqj, ci, cj, kernel):
+    "Per-scale, per-codebook Gaussian Gram blocks `[M, K, a, b]` of clips `zi` `[K, a, D]`, `zj` `[K, b, D]`, zero for pairs of one clip."
+    t = (sqi[:, :, None] + sqj[:, None] - 2 * zi @ zj.transpose(1, 2)).clamp(min=0)       # [K, a, b]
+    return kernel.terms(t) * (ci[:, None] != cj[None]).to(t.dtype)                       # [M, K, a, b]
+
+class _GramSums(torch.autograd.Function):
+    """For rows `z` `[N, K, D]` with clip ids `clip` `[N]`: the row sums `R` `[M, K, N]` of each codebook's and
+    scale's Gram matrix over pairs of rows from different clips, and `J` `[M]`, the sum over those pairs of the
+    product over codebooks. Blockwise forward; the backward recomputes the blocks, so memory stays O(N·chunk)."""
+    @staticmethod
+    def forward(ctx, z, clip, kernel, chunk):
+        zk = z.detach().transpose(0, 1).contiguous()                  # [K, N, D]
+        sq, N, M = zk.pow(2).sum(-1), z.shape[0], len(kernel.variances)
+        R = torch.zeros(M, z.shape[1], N, dtype=torch.float64, device=z.device)
+        J = torch.zeros(M, dtype=torch.float64, device=z.device)
+        for i in range(0, N, chunk):
+            I = slice(i, i + chunk)
+            for j in range(i, N, chunk):                                # symmetric: blocks j >= i, each standing for its transpose too
+                Jb = slice(j, j + chunk)
+                E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], clip[I], clip[Jb], kernel)
+                R[:, :, I] += E.sum(-1, dtype=torch.float64)
+                if j > i: R[:, :, Jb] += E.sum(-2, dtype=torch.float64)
+                J += (2 if j > i else 1) * E.prod(1).sum((-1, -2), dtype=torch.float64)
+        ctx.save_for_backward(z, clip)
+        ctx.kernel, ctx.chunk = kernel, chunk
+        return R, J
+
+    @staticmethod
+    def backward(ctx, gR, gJ):
+        z, clip = ctx.saved_tensors
+        kernel, chunk = ctx.kernel, ctx.chunk
+        zk = z.detach().transpose(0, 1).contiguous()
+        sq, N = zk.pow(2).sum(-1), z.shape[0]
+        gR, gJ = gR.to(z.dtype), gJ.to(z.dtype)
+        inv_v = torch.tensor([1 / v for v in kernel.variances], dtype=z.dtype, device=z.device)
+        grad = torch.zeros_like(zk)
+        for i in range(0, N, chunk):
+            I = slice(i, i + chunk)
+            for j in range(i, N, chunk):
+                Jb = slice(j, j + chunk)
+                E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], clip[I], clip[Jb], kernel)     # [M, K, a, b]
+                # W_k(i, j) = sum_m [(gR_mk(i) + gR_mk(j)) E_mk(i, j) + 2 gJ_m P_m(i, j)] / v_m; d/dz_i^k = -sum_j W_k(i, j)(z_i^k - z_j^k)
+                W = (gR[:, :, I, None] + gR[:, :, None, Jb]) * E + 2 * gJ[:, None, None, None] * E.prod(1, keepdim=True)
+                W = (W * inv_v[:, None, None, None]).sum(0)                                               # [K, a, b]
+                grad[:, I] -= zk[:, I] * W.sum(-1, keepdim=True) - W @ zk[:, Jb]
+                if j > i: grad[:, Jb] -= zk[:, Jb] * W.sum(-2)[..., None] - W.transpose(1, 2) @ zk[:, I]
+        return grad.transpose(0, 1), None, None, None
+
+def dhsic(z: torch.Tensor, kernel: Kernel, chunk: int = 1024) -> torch.Tensor:
+    """The exact MMD² between the joint distribution of clips `z` `[B, S, K, D]` and the product of their K
+    marginals for a Gaussian kernel (a product kernel over codebooks): the dHSIC statistic, from each codebook's
+    Gram matrix over pairs of rows of different clips, with no product sample. Its expectation is 0 when the
+    codebooks are independent, whatever the time structure inside the clips."""
+    if not isinstance(kernel, MultiScaleGaussian):
+        raise ValueError(f"the dhsic estimator needs a Gaussian kernel (a product over codebooks), got {kernel!r}: "
+                         "use estimator='unbiased' for other kernels")
+    z = as_clips(z)
+    B, S, K, D = z.shape
+    if B < 2: raise ValueError(f"dhsic needs rows from at least 2 clips, got {B}")
+    N = B * S
+    clip = torch.arange(B, device=z.device).repeat_interleave(S)
+    R, J = _GramSums.apply(z.reshape(N, K, D), clip, kernel, chunk)
+    n_pairs, n_partners = N * (N - S), N - S              # ordered pairs of rows from different clips; partners of one row
+    joint = J / n_pairs                                    # E_P k(z, z')
+    product = (R.sum(-1) / n_pairs).prod(-1)               # prod_k E_Pk k_k
+    cross = (R / n_partners).prod(1).mean(-1)              # E_z prod_k E_z'k k_k(z^k, z'^k)
+    return (joint + product - 2 * cross).sum().to(z.dtype)
 
 # %% ../nbs/04_mmd.ipynb #b965deac
 def delay_layout(K: int, T: int, delays=None) -> torch.Tensor:
@@ -248,13 +430,20 @@ def _gather_rows(rows: torch.Tensor) -> torch.Tensor:
 
 class IndependenceLoss(torch.nn.Module):
     """MMD² between the joint distribution of the K codebooks' vectors and the product of their marginals,
-    on streams `[B, K, D, T]`, grouped by `pattern` ('parallel', 'delay' or a step layout `[K, S]`)."""
-    def __init__(self, pattern='parallel', kernel: str = 'gaussian_code', bandwidths=PAPER_BANDWIDTHS,
-                 estimator: str = 'unbiased', chunk: int = 2048, standardise: bool = True, seed: int = 0):
+    on streams `[B, K, D, T]`, grouped by `pattern` ('parallel', 'delay' or a step layout `[K, S]`).
+    Defaults: the exact dHSIC estimate, data-scaled Gaussian bandwidths, and a product of marginals that keeps
+    time (`product='clips'`); `estimator='reference', kernel='gaussian_code'` reproduces the authors' loss."""
+    def __init__(self, pattern='parallel', kernel: str = 'gaussian_scaled', bandwidths=None,
+                 estimator: str = 'dhsic', chunk: int = 2048, standardise: bool = True, seed: int = 0, product: str | None = None):
         super().__init__()
         if estimator not in ESTIMATORS: raise ValueError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
-        self.pattern, self.kernel_name, self.bandwidths = pattern, kernel, tuple(bandwidths)
-        self.estimator, self.chunk, self.standardise = estimator, chunk, standardise
+        if kernel not in KERNELS: raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
+        if product is not None and product not in PRODUCTS: raise ValueError(f"unknown product {product!r}; choose from {PRODUCTS}")
+        if estimator == 'dhsic' and not kernel.startswith('gaussian'):
+            raise ValueError(f"the dhsic estimator needs a Gaussian kernel, got {kernel!r}: use estimator='unbiased' for it")
+        self.pattern, self.kernel_name = pattern, kernel
+        self.bandwidths = None if bandwidths is None else tuple(bandwidths)
+        self.estimator, self.chunk, self.standardise, self.product = estimator, chunk, standardise, product
         self.generator = torch.Generator().manual_seed(seed)
 
     def layout(self, K: int, T: int) -> torch.Tensor:
@@ -264,9 +453,10 @@ class IndependenceLoss(torch.nn.Module):
         raise ValueError(f"pattern must be 'parallel', 'delay' or a step layout [K, S], not {self.pattern!r}")
 
     def forward(self, streams: torch.Tensor) -> torch.Tensor:
+        "Streams `[B, K, D, T]` -> scalar loss; under torch.distributed the clips of every rank form one global batch."
         if streams.dim() != 4: raise ValueError(f"streams must be [B, K, D, T], got {tuple(streams.shape)}")
         B, K, D, T = streams.shape
-        rows = _gather_rows(group_rows(streams, self.layout(K, T)))
-        n_clips = B * (dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1)
-        kernel = self.kernel_name if self.kernel_name == 'gaussian_median' else make_kernel(self.kernel_name, self.bandwidths)
-        return independence_mmd2(rows, kernel, self.estimator, self.chunk, self.standardise, n_clips, self.generator)
+        local = group_rows(streams, self.layout(K, T))                       # [B S, K, D], clip-major
+        clips = _gather_rows(local).reshape(-1, local.shape[0] // B, K, D)    # [B', S, K, D] over all ranks
+        return independence_mmd2(clips, self.kernel_name, self.estimator, self.chunk, self.standardise,
+                                 generator=self.generator, product=self.product, bandwidths=self.bandwidths)

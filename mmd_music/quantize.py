@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['all_reduce_sum', 'broadcast_from_rank0', 'nearest_code', 'kmeans_plusplus', 'kmeans', 'VQOutput', 'VectorQuantizer',
-           'init_codebook', 'ema_update', 'revive_dead_codes', 'lookup', 'RVQOutput', 'pick_streams', 'code_counts',
-           'code_stats', 'ResidualVQ', 'decode', 'init_from', 'initialized']
+__all__ = ['STREAMS', 'all_reduce_sum', 'broadcast_from_rank0', 'nearest_code', 'kmeans_plusplus', 'kmeans', 'VQOutput',
+           'VectorQuantizer', 'init_codebook', 'ema_update', 'revive_dead_codes', 'lookup', 'RVQOutput', 'pick_streams',
+           'code_counts', 'code_stats', 'ResidualVQ', 'decode', 'init_from', 'initialized']
 
 # %% ../nbs/01_quantize.ipynb #ceb0c0c3
 def _distributed() -> bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -191,11 +191,16 @@ class RVQOutput:
     usage: torch.Tensor
     n_q: int
 
+STREAMS = ('residuals', 'inputs', 'codewords')
+
 def pick_streams(inputs: torch.Tensor, residuals: torch.Tensor, kind: str) -> torch.Tensor:
-    "The streams the MMD loss reads: 'residuals' (after each stage, the paper's runs) or 'inputs' (each stage's input)."
+    """The streams the MMD loss reads: 'residuals' (after each stage, the paper's runs), 'inputs' (each stage's
+    input) or 'codewords' (each stage's codeword `q_k = inputs - residuals`, with the gradient passed straight
+    through to the stage's input)."""
     if kind == 'residuals': return residuals
     if kind == 'inputs': return inputs
-    raise ValueError(f"streams are 'residuals' or 'inputs', not {kind!r}")
+    if kind == 'codewords': return inputs - residuals.detach()
+    raise ValueError(f"unknown stream kind {kind!r}; choose from {STREAMS}")
 
 def code_counts(codes: torch.Tensor, bins: int) -> torch.Tensor:
     "How often each code occurs, per codebook: int64 `[K, bins]` from `codes` `[B, K, T]`."

@@ -22,6 +22,7 @@ from .checkpoint import (CheckpointError, checkpoint_name, latest_checkpoint, lo
                                   optimizer_to_flat, rng_state, set_rng_state)
 from .codec import Codec, CodecConfig, codec_config, load_codec, save_codec
 from .mmd import IndependenceLoss
+from .quantize import STREAMS
 from .losses import (Balancer, MelDistance, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
@@ -47,10 +48,12 @@ class CodecTrainConfig:
     weights: dict = field(default_factory=lambda: dict(adv=4.0, feat=4.0, l1=0.1, msspec=2.0))
     commitment_weight: float = 1.0
     mmd_weight: float = 0.0              # the independence loss, outside the balancer (0: off)
-    mmd_streams: str = 'residuals'       # 'residuals' (after each stage, the paper's runs) or 'inputs'
+    mmd_streams: str = 'residuals'       # 'residuals' (after each stage, the paper's runs), 'inputs' or 'codewords'
     mmd_pattern: str = 'parallel'        # 'parallel' or 'delay' (the delay-matched variant)
-    mmd_kernel: str = 'gaussian_code'
-    mmd_estimator: str = 'unbiased'      # 'reference' reproduces the authors' normalisation
+    mmd_kernel: str = 'gaussian_scaled'  # bandwidths scaled by the data; 'gaussian_code' is the authors'
+    mmd_bandwidths: tuple | None = None  # the kernel's bandwidths (None: its default)
+    mmd_estimator: str = 'dhsic'         # exact; 'reference' (with product 'frames') reproduces the authors' normalisation
+    mmd_product: str = 'clips'           # product of marginals keeping time; 'frames' is the authors' frame shuffle
     mmd_chunk: int = 2048
     mmd_every: int = 1                   # apply the loss every n steps
     mmd_macro_batches: int = 0           # >0: the authors' mode, re-encode the last n batches every mmd_every steps
@@ -74,6 +77,7 @@ class CodecTrainConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self); d['codec'] = self.codec.to_dict(); d['betas'] = list(self.betas); d['disc_n_ffts'] = list(self.disc_n_ffts)
+        if self.mmd_bandwidths is not None: d['mmd_bandwidths'] = list(self.mmd_bandwidths)
         return d
     @classmethod
     def from_dict(cls, d: dict) -> 'CodecTrainConfig':
@@ -81,8 +85,9 @@ class CodecTrainConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown: raise ValueError(f"unknown training config fields: {sorted(unknown)}")
         d['codec'] = CodecConfig.from_dict(d.get('codec', {}))
-        for k in ('betas', 'disc_n_ffts'):
-            if k in d: d[k] = tuple(d[k])
+        if 'mmd_kernel' in d and 'mmd_product' not in d: d['mmd_product'] = 'frames'   # written before the clip product existed
+        for k in ('betas', 'disc_n_ffts', 'mmd_bandwidths'):
+            if d.get(k) is not None: d[k] = tuple(d[k])
         return cls(**d)
 
 TRAIN_PRESETS = {
@@ -269,7 +274,9 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     opt_d = torch.optim.Adam(disc.parameters(), cfg.lr, betas=tuple(cfg.betas))
     balancer = Balancer({k: v for k, v in cfg.weights.items()}, cfg.balancer_total_norm, cfg.balancer_ema)
     msspec, l1 = MultiScaleMelLoss(c.sample_rate).to(device), F.l1_loss
-    independence = IndependenceLoss(cfg.mmd_pattern, cfg.mmd_kernel, estimator=cfg.mmd_estimator, chunk=cfg.mmd_chunk, seed=cfg.seed)
+    independence = IndependenceLoss(cfg.mmd_pattern, cfg.mmd_kernel, cfg.mmd_bandwidths, cfg.mmd_estimator, cfg.mmd_chunk,
+                                    seed=cfg.seed, product=cfg.mmd_product)
+    if cfg.mmd_streams not in STREAMS: raise ValueError(f"unknown mmd_streams {cfg.mmd_streams!r}; choose from {STREAMS}")
     if cfg.mmd_macro_batches and world > 1: raise ValueError("the macro-batch MMD mode (a comparison mode) runs on one process only")
     macro = []
     if rank == 0:
@@ -381,17 +388,23 @@ def write_examples(codec: Codec, clips: AudioClips, folder, step: int, n: int = 
 def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: int = 16, max_clips: int | None = None,
                    return_codes: bool = False) -> dict:
     "Reconstruction and codebook-dependence measures of `codec` on `clips` (eval mode), from one pass over the clips; with `return_codes`, also the codes `[B, K, T]` under 'codes'."
-    from mmd_music.dependence import gaussian_total_correlation, pairwise_mi, total_correlation
+    from mmd_music.dependence import gaussian_total_correlation, model_total_correlation, pairwise_mi, pairwise_mi_null, total_correlation
     from mmd_music.mmd import delay_layout, group_rows
     p = _eval_pass(codec, clips, device, batch_size, max_clips, streams=True)
     res, codes = _recon_metrics(p, codec.config.bins), p['codes']
     K, T = codes.shape[1:]
+    bins, pairs = codec.config.bins, [(k, l) for k in range(K) for l in range(k + 1, K)]
+    off = lambda m: sum(float(m[k, l]) for k, l in pairs) / len(pairs)
+    table = lambda m: [[round(float(v), 4) for v in row] for row in m]
     def code_measures(c, suffix=''):
-        mi = pairwise_mi(c, codec.config.bins)
-        off = [float(mi[k, l]) for k in range(K) for l in range(k + 1, K)]
-        tc = total_correlation(c, codec.config.bins, warn=False)
-        return {f'pairwise_mi{suffix}': [[round(float(v), 4) for v in row] for row in mi], f'mean_pairwise_mi{suffix}': sum(off) / len(off),
-                f'total_correlation{suffix}': tc['tc'], f'tc_joint_coverage{suffix}': tc['coverage']}
+        mi, plug = pairwise_mi(c, bins), total_correlation(c, bins, warn=False)
+        out = {f'pairwise_mi{suffix}': table(mi), f'mean_pairwise_mi{suffix}': off(mi),
+               f'total_correlation_plugin{suffix}': plug['tc'], f'tc_joint_coverage{suffix}': plug['coverage']}
+        if len(c) >= 2:
+            excess = mi - pairwise_mi_null(c, bins)
+            out |= {f'pairwise_mi_excess{suffix}': table(excess), f'mean_pairwise_mi_excess{suffix}': off(excess)}
+        m = model_total_correlation(c, bins) if len(c) >= 4 else dict(tc=math.nan, low=math.nan, high=math.nan)
+        return out | {f'total_correlation{suffix}': m['tc'], f'total_correlation_low{suffix}': m['low'], f'total_correlation_high{suffix}': m['high']}
     def gtc(streams):   # None when there are fewer frames than covariance dimensions
         try: return gaussian_total_correlation(streams)
         except ValueError: return None

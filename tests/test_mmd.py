@@ -2,8 +2,8 @@
 import math
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from mmd_music.mmd import (delay_layout, group_rows, independence_mmd2, kernel_sum, make_kernel, mmd2, parallel_layout,
-                           product_of_marginals, shared_pairs)
+from mmd_music.mmd import (IndependenceLoss, clip_product, delay_layout, frame_product, group_rows, independence_mmd2,
+                           kernel_sum, make_kernel, mmd2, parallel_layout, product_sample, shared_pairs)
 
 KERNELS = ['gaussian_code', 'gaussian_paper', 'imq', 'linear', 'quadratic']
 
@@ -42,18 +42,20 @@ def streams(B, T, rho, K=3, D=4, seed=0):
     return math.sqrt(rho) * common + math.sqrt(1 - rho) * torch.randn(B, K, D, T, generator=g)
 
 def rows(s): return s.permute(0, 3, 1, 2).reshape(-1, s.shape[1], s.shape[2])
+def clips(s): return s.permute(0, 3, 1, 2)      # [B, T, K, D]
 
-@pytest.mark.parametrize('kernel', ['gaussian_code', 'gaussian_median', 'imq'])
-def test_estimate_grows_with_correlation(kernel):
+@pytest.mark.parametrize('kernel,estimator', [('gaussian_scaled', 'dhsic'), ('gaussian_median', 'dhsic'), ('gaussian_code', 'unbiased'),
+                                              ('gaussian_scaled', 'unbiased'), ('imq', 'unbiased'), ('gaussian_code', 'dhsic')])
+def test_estimate_grows_with_correlation(kernel, estimator):
     g = torch.Generator().manual_seed(0)
-    est = [float(independence_mmd2(rows(streams(16, 16, r)), kernel, generator=g)) for r in (0.0, 0.3, 0.6, 0.9)]
+    est = [float(independence_mmd2(clips(streams(16, 16, r)), kernel, estimator, generator=g)) for r in (0.0, 0.3, 0.6, 0.9)]
     assert est[0] < est[1] < est[2] < est[3], est
 
 def test_reference_grows_with_T_while_unbiased_stays_near_zero():
     g = torch.Generator().manual_seed(0)
     ref, unb = [], []
     for T in (4, 8, 16):
-        ref.append(sum(float(independence_mmd2(rows(streams(8, T, 0.0, seed=s)), estimator='reference', n_clips=8, generator=g)) for s in range(10)) / 10)
+        ref.append(sum(float(independence_mmd2(rows(streams(8, T, 0.0, seed=s)), 'gaussian_code', 'reference', n_clips=8, generator=g)) for s in range(10)) / 10)
         unb.append(sum(float(independence_mmd2(rows(streams(8, T, 0.0, seed=s)), generator=g)) for s in range(10)) / 10)
     assert ref[0] < ref[1] < ref[2] and ref[2] > 1.5 * ref[1]
     assert max(abs(x) for x in unb) < 0.1 * ref[0]
@@ -63,7 +65,7 @@ def test_reference_grows_with_T_while_unbiased_stays_near_zero():
 def test_shared_pairs_are_exactly_the_pairs_that_share_a_vector(n, K):
     g = torch.Generator().manual_seed(n * 7 + K)
     r = torch.randn(n, K, 2, generator=g)
-    y, perms = product_of_marginals(r, g, return_perms=True)
+    y, perms = frame_product(r, g)
     i, j = shared_pairs(perms)
     want = {(int(perms[jj, k]), jj) for jj in range(n) for k in range(K)}
     assert set(zip(i.tolist(), j.tolist())) == want and len(i) == len(want)
@@ -88,6 +90,57 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='unknown estimator'): mmd2(torch.randn(3, 2), torch.randn(3, 2), k, 'fast')
     with pytest.raises(ValueError, match='unknown kernel'): make_kernel('laplace')
     with pytest.raises(ValueError, match='at least 2 codebooks'): independence_mmd2(torch.randn(5, 1, 3))
+    with pytest.raises(ValueError, match='at least 2 clips'): independence_mmd2(torch.randn(1, 20, 3, 2))
+    with pytest.raises(ValueError, match='NaN or inf'): independence_mmd2(torch.full((4, 5, 3, 2), float('nan')))
+    with pytest.raises(ValueError, match='NaN or inf'): IndependenceLoss()(torch.tensor([1., float('inf')]).repeat(4, 3, 2, 3))
+    with pytest.raises(ValueError, match='no spread'): independence_mmd2(torch.ones(4, 5, 3, 2))
+    with pytest.raises(ValueError, match='unknown product'): independence_mmd2(torch.randn(4, 5, 3, 2), product='blocks')
+    with pytest.raises(ValueError, match='Gaussian kernel'): independence_mmd2(torch.randn(4, 5, 3, 2), 'imq', 'dhsic')
+    with pytest.raises(ValueError, match='Gaussian kernel'): IndependenceLoss(kernel='quadratic')
+    with pytest.raises(ValueError, match="must be 'frames'"): independence_mmd2(torch.randn(4, 5, 3, 2), estimator='reference', product='clips')
+    with pytest.raises(ValueError, match='unknown kernel'): IndependenceLoss(kernel='laplace', estimator='unbiased')
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 9), st.integers(1, 6), st.integers(2, 5))
+def test_clip_product_permutes_clips_per_codebook_and_keeps_time(B, S, K):
+    g = torch.Generator().manual_seed(B * 100 + S * 10 + K)
+    z = torch.randn(B, S, K, 3, generator=g)
+    y, sources = clip_product(z, g)
+    for k in range(K):
+        assert sorted(sources[:, k].tolist()) == list(range(B))          # a permutation of the clips
+        assert torch.equal(y[:, :, k], z[sources[:, k], :, k])            # time index kept
+    if B >= K: assert all(len(set(r)) == K for r in sources.tolist())     # K different clips in every product clip
+    assert product_sample(z, g).shape == z.shape and product_sample(z[:, 0], g, 'frames').shape == z[:, 0].shape
+
+def ar_clips(B, T, rho, corr, K=3, D=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    def ar(shape):
+        e = torch.randn(shape, generator=g); x = torch.empty(shape); x[:, 0] = e[:, 0]
+        for t in range(1, T): x[:, t] = rho * x[:, t - 1] + math.sqrt(1 - rho ** 2) * e[:, t]
+        return x
+    return math.sqrt(corr) * ar((B, T, 1, D)) + math.sqrt(1 - corr) * ar((B, T, K, D))
+
+def test_smooth_independent_streams_read_as_independent_by_the_clip_statistics_only():
+    est = {n: [] for n in ('dhsic', 'unbiased', 'frames')}
+    for s in range(12):
+        z, g = ar_clips(12, 40, 0.95, 0.0, seed=s), torch.Generator().manual_seed(s)
+        est['dhsic'].append(float(independence_mmd2(z, generator=g)))
+        est['unbiased'].append(float(independence_mmd2(z, estimator='unbiased', generator=g)))
+        est['frames'].append(float(independence_mmd2(z, estimator='unbiased', product='frames', generator=g)))
+    e = {n: torch.tensor(v) for n, v in est.items()}
+    se = {n: float(v.std()) / math.sqrt(len(v)) for n, v in e.items()}
+    assert abs(float(e['dhsic'].mean())) < 3 * se['dhsic'] and abs(float(e['unbiased'].mean())) < 4 * se['unbiased']
+    assert float(e['frames'].mean()) > 10 * se['frames']                 # the authors' frame shuffle: a false dependence
+    dep = float(independence_mmd2(ar_clips(12, 40, 0.95, 0.3, seed=99)))
+    assert dep > float(e['dhsic'].mean()) + 5 * float(e['dhsic'].std())     # a correlation of 0.3 stands 5 null sds out
+
+def test_independence_loss_is_the_same_statistic_on_grouped_streams():
+    s = torch.randn(6, 3, 4, 10, generator=torch.Generator().manual_seed(0))
+    loss = IndependenceLoss('parallel')(s)
+    want = independence_mmd2(clips(s), generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(loss, want)
+    ref = IndependenceLoss('parallel', 'gaussian_code', estimator='reference')(s)
+    assert torch.allclose(ref, independence_mmd2(rows(s), 'gaussian_code', 'reference', n_clips=6, generator=torch.Generator().manual_seed(0)))
 
 def test_dependence_measures_refuse_bad_input_and_flag_undersampling():
     from mmd_music.dependence import gaussian_total_correlation, pairwise_mi, total_correlation, bootstrap
@@ -98,3 +151,12 @@ def test_dependence_measures_refuse_bad_input_and_flag_undersampling():
     codes = torch.randint(0, 2048, (4, 4, 50), generator=torch.Generator().manual_seed(0))
     with pytest.warns(UserWarning, match='undersampled'): out = total_correlation(codes)
     assert out['coverage'] > 0.9
+
+def test_training_configs_written_before_the_clip_product_keep_the_frame_shuffle():
+    from mmd_music.train import CodecTrainConfig, train_config
+    new = train_config('cpu', mmd_bandwidths=(0.5, 1.0, 2.0))
+    assert (new.mmd_product, new.mmd_estimator, new.mmd_kernel) == ('clips', 'dhsic', 'gaussian_scaled')
+    assert CodecTrainConfig.from_dict(new.to_dict()) == new
+    old = {k: v for k, v in new.to_dict().items() if k not in ('mmd_product', 'mmd_bandwidths')}
+    old.update(mmd_kernel='gaussian_code', mmd_estimator='unbiased')
+    assert CodecTrainConfig.from_dict(old).mmd_product == 'frames'

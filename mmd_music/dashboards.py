@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/dashboards.html.md"""
 
 # %% ../nbs/11_dashboards.ipynb #3a31321e
 from __future__ import annotations
-import asyncio, hashlib, io, json, time
+import asyncio, hashlib, io, json, math, time
 from pathlib import Path
 
 import torch
@@ -351,7 +351,8 @@ class BandwidthExplorer:
         display(self.widget)
 
 # %% ../nbs/11_dashboards.ipynb #e673f2e0
-CURVE_KEYS = ('total_correlation', 'gaussian_tc_residuals', 'mean_pairwise_mi', 'mel_distance', 'si_snr')
+CURVE_KEYS = ('total_correlation', 'total_correlation_plugin', 'gaussian_tc_residuals', 'mean_pairwise_mi', 'mean_pairwise_mi_excess',
+              'mel_distance', 'si_snr')
 
 def valid_curves(run_dir) -> dict:
     "The `valid` rows of a run's log as lists: step and each of `CURVE_KEYS` (None where a row lacks it)."
@@ -362,15 +363,16 @@ def _labelled(runs) -> dict:
     if isinstance(runs, dict): return {str(k): Path(v) for k, v in runs.items()}
     return {Path(r).name: Path(r) for r in runs}
 
-def plot_tc_curves(runs, keys=('total_correlation', 'gaussian_tc_residuals', 'mean_pairwise_mi')):
+def plot_tc_curves(runs, keys=('total_correlation', 'gaussian_tc_residuals', 'mean_pairwise_mi_excess')):
     "Dependence measures over training steps, one line per run (`runs`: run folders, or a dict label -> folder)."
-    titles = dict(total_correlation='TC of codes (nats)', gaussian_tc_residuals='Gaussian TC, residual streams (nats)',
-                  mean_pairwise_mi='mean pairwise MI (nats)', mel_distance='mel distance', si_snr='SI-SNR (dB)')
+    titles = dict(total_correlation='TC of codes, model (nats)', total_correlation_plugin='TC of codes, plug-in (nats)',
+                  gaussian_tc_residuals='Gaussian TC, residual streams (nats)', mean_pairwise_mi='mean pairwise MI, plug-in (nats)',
+                  mean_pairwise_mi_excess='mean pairwise MI excess over its null (nats)', mel_distance='mel distance', si_snr='SI-SNR (dB)')
     fig, ax = _new_figure(5 * len(keys), 3.4, len(keys))
     for label, run in _labelled(runs).items():
         c = valid_curves(run)
         for a, k in zip(ax, keys):
-            pts = [(s, v) for s, v in zip(c['step'], c[k]) if v is not None]
+            pts = [(s, v) for s, v in zip(c['step'], c[k]) if v is not None and math.isfinite(v)]
             if pts: a.plot(*zip(*pts), 'o-', ms=3, label=label)
             else: a.plot([], [], label=f"{label} (no values in its log)")
     for a, k in zip(ax, keys):
@@ -394,18 +396,18 @@ def checkpoint_measures(checkpoint, data=None, split: str = 'valid', max_clips: 
     return res
 
 def plot_mi_heatmaps(measures: dict):
-    "Pairwise MI (nats) of each labelled `checkpoint_measures` result, side by side on one colour scale."
+    "Pairwise MI (nats) of each labelled `checkpoint_measures` result on one colour scale: the excess over its re-paired null (the plug-in where absent)."
     import numpy as np, seaborn as sns
     fig, ax = _new_figure(4.2 * len(measures), 3.6, len(measures))
-    mats = {k: np.array(m['pairwise_mi']) for k, m in measures.items()}
+    mats = {k: np.array(m.get('pairwise_mi_excess', m['pairwise_mi'])) for k, m in measures.items()}
     off = [v for M in mats.values() for v in M[~np.eye(len(M), dtype=bool)]]
     vmax = max(max(off) if off else 0.0, 1e-3)
     for a, (label, M) in zip(ax, mats.items()):
         K, m = len(M), measures[label]
-        names = [f"{k + 1} (H {M[k, k]:.2f})" for k in range(K)]
-        sns.heatmap(M, mask=np.eye(K, dtype=bool), vmin=0, vmax=vmax, annot=True, fmt='.3f', cmap='magma', ax=a,
+        names = [f"{k + 1} (H {m['pairwise_mi'][k][k]:.2f})" for k in range(K)]
+        sns.heatmap(M, mask=np.eye(K, dtype=bool), vmin=min(0.0, min(off, default=0.0)), vmax=vmax, annot=True, fmt='.3f', cmap='magma', ax=a,
                     xticklabels=[str(k + 1) for k in range(K)], yticklabels=names, cbar=a is ax[-1], square=True)
-        a.set_title(f"{label}\nTC {m['total_correlation']:.2f}, mean MI {m['mean_pairwise_mi']:.3f}", fontsize=9)
+        a.set_title(f"{label}\nTC {m['total_correlation']:.2f} (model), mean MI excess {m.get('mean_pairwise_mi_excess', math.nan):.3f}", fontsize=9)
         a.set_xlabel('codebook'); a.tick_params(axis='y', labelrotation=0)
     return fig
 

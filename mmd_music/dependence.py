@@ -10,7 +10,7 @@ import math, warnings
 import torch
 import torch.nn.functional as F
 
-from .mmd import MultiScaleGaussian, as_clips, check_rows, frame_product, independence_mmd2, make_kernel, standardize
+from .mmd import MultiScaleGaussian, as_clips, check_rows, clip_product, dhsic_terms, frame_product, independence_mmd2, make_kernel, standardize
 
 # %% auto #0
 __all__ = ['entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap', 'FrameModel', 'frame_rows',
@@ -68,17 +68,17 @@ def total_correlation(codes: torch.Tensor, bins: int | None = None, warn: bool =
     return dict(tc=tc, samples=n, joint_symbols=m, coverage=coverage)
 
 def pairwise_mi_null(codes: torch.Tensor, bins: int | None = None, n_draws: int = 4, seed: int = 0) -> torch.Tensor:
-    """`pairwise_mi` `[K, K]` of `codes` `[B, K, T]` after re-pairing the codebooks across clips (each codebook's own
-    random permutation of the clips, time kept), averaged over `n_draws`: the estimator's value under independence at
+    """`pairwise_mi` `[K, K]` of `codes` `[B, K, T]` after re-pairing the codebooks across clips (`clip_product`: each
+    codebook's clips permuted, the K codebooks of a re-paired clip from K different clips, time kept), averaged over `n_draws`: the estimator's value under independence at
     this sample size. `pairwise_mi(codes) - pairwise_mi_null(codes)` is the dependence the codes add (diagonal 0)."""
     _check_codes(codes)
     B, K, T = codes.shape
     if B < 2: raise ValueError(f"re-pairing codebooks across clips needs at least 2 clips, got {B}")
     g = torch.Generator().manual_seed(seed)
     acc = torch.zeros(K, K, dtype=torch.float64)
-    for _ in range(n_draws):
-        mi = pairwise_mi(torch.stack([codes[torch.randperm(B, generator=g), k] for k in range(K)], 1), bins)
-        acc += mi.fill_diagonal_(0)
+    for _ in range(n_draws):   # clip_product: the K codebooks of a re-paired clip come from K different clips (B >= K)
+        repaired = clip_product(codes.transpose(1, 2)[..., None], g)[0][..., 0].transpose(1, 2)
+        acc += pairwise_mi(repaired, bins).fill_diagonal_(0)
     return acc / n_draws
 
 # %% ../nbs/05_dependence.ipynb #9a99835a
@@ -211,13 +211,14 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
     total correlation that tightens as the model fits. The model is fitted on `fit_codes` (other clips) or, without
     them, cross-fitted: the clips split into `folds`, each scored by a model fitted on the others. With `past` > 0,
     the total correlation given the `past` previous frames: held-out NLL of the product of per-codebook models minus
-    that of the autoregressive model, both given the past (what the factorisation gap measures; the autoregressive model starts from the fitted product model, so on
-    held-out clips it only adds what the frame's own codes explain). The interval comes
+    that of the autoregressive model, both given the past (what the factorisation gap measures). That one is an estimate, not a bound: the autoregressive model starts
+    from the fitted product model, whose part stays fixed, but where the past model misses something the frame's other
+    codes also carry, they stand in for it and the estimate reads above the truth. The interval comes
     from a grouped jackknife over the scored clips (`n_groups` groups): it covers which clips were scored, not the
     model's own fitting noise."""
     _check_codes(codes)
     B, K, T = codes.shape
-    bins = bins or int(codes.max()) + 1
+    bins = bins or int(max(codes.max(), fit_codes.max() if fit_codes is not None else 0)) + 1
     if fit_codes is None and B < 2 * folds: raise ValueError(f"cross-fitting over {folds} folds needs at least {2 * folds} clips, got {B}")
     kinds = (True,) if past == 0 else (True, False)
     nll = {a: torch.zeros(B, T - past, dtype=torch.float64) for a in kinds}
@@ -314,15 +315,12 @@ def _masked_grams(z: torch.Tensor, kernel) -> torch.Tensor:
     clip = torch.arange(B, device=z.device).repeat_interleave(S)
     return kernel.terms(torch.cdist(x, x).pow(2)) * (clip[:, None] != clip[None]).to(z.dtype)
 
-def _dhsic_of_grams(G: torch.Tensor, rows: list, S: int) -> float:
-    "dHSIC from masked Gram matrices `G` `[M, K, N, N]` after re-pairing codebook k's rows by `rows[k]` (index `[N]`)."
+def _dhsic_of_grams(G: torch.Tensor, rows: list, B: int, S: int) -> float:
+    "dHSIC (`dhsic`) from masked Gram matrices `G` `[M, K, N, N]` after re-pairing codebook k's rows by `rows[k]` (index `[N]`)."
     M, K, N, _ = G.shape
-    n_pairs, n_partners = N * (N - S), N - S
-    Gp = torch.stack([G[:, k][:, rows[k]][:, :, rows[k]] for k in range(K)], 1)
-    joint = Gp.prod(1).sum((-1, -2)) / n_pairs
-    product = (G.sum((-1, -2)) / n_pairs).prod(-1)
-    cross = (Gp.sum(-1) / n_partners).prod(1).mean(-1)
-    return float((joint + product - 2 * cross).sum())
+    Gp = torch.stack([G[:, k][:, rows[k]][:, :, rows[k]] for k in range(K)], 1).double()
+    at = F.one_hot(torch.arange(S).repeat(B), S).double()
+    return float(dhsic_terms(Gp @ at, Gp.prod(1).sum((-1, -2)), B, S).sum())
 
 @torch.no_grad()
 def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel: str = 'gaussian_scaled', estimator: str = 'dhsic',
@@ -344,11 +342,12 @@ def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel: str
     if estimator == 'dhsic' and isinstance(kern, MultiScaleGaussian) and len(kern.variances) * K * (B * S) ** 2 <= gram_limit:
         G = _masked_grams(z, kern)             # small N: Gram matrices once, each null draw only re-indexes them
         idx = torch.arange(B * S).view(B, S)
-        stat = lambda perms: _dhsic_of_grams(G, [idx[perms[:, k]].reshape(-1) for k in range(K)], S)
+        stat = lambda perms: _dhsic_of_grams(G, [idx[perms[:, k]].reshape(-1) for k in range(K)], B, S)
         observed = stat(torch.arange(B)[:, None].expand(B, K))
         null = [stat(torch.stack([torch.randperm(B, generator=g) for _ in range(K)], 1)) for _ in range(n_permutations)]
     else:
-        stat = lambda x: float(independence_mmd2(x, kern, estimator, chunk, standardise=False, generator=g, product='clips'))
+        prod = 'frames' if estimator == 'reference' else 'clips'    # rows are already one clip each under product='frames'
+        stat = lambda x: float(independence_mmd2(x, kern, estimator, chunk, standardise=False, generator=g, product=prod))
         observed = stat(z)
         null = [stat(repair_clips(z, g)[0]) for _ in range(n_permutations)]
     null = torch.tensor(null, dtype=torch.float64)

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['PAPER_BANDWIDTHS', 'SCALED_MULTIPLIERS', 'KERNELS', 'ESTIMATORS', 'PRODUCTS', 'Kernel', 'MultiScaleGaussian',
            'InverseMultiquadric', 'LinearKernel', 'QuadraticKernel', 'median_bandwidth', 'make_kernel', 'kernel_sum',
            'mmd2', 'standardize', 'as_clips', 'check_rows', 'clip_product', 'frame_product', 'shared_pairs',
-           'independence_mmd2', 'product_sample', 'dhsic', 'delay_layout', 'parallel_layout', 'group_rows',
-           'IndependenceLoss']
+           'independence_mmd2', 'product_sample', 'dhsic_terms', 'dhsic', 'delay_layout', 'parallel_layout',
+           'group_rows', 'IndependenceLoss']
 
 # %% ../nbs/04_mmd.ipynb #361bf879
 class Kernel:
@@ -265,8 +266,14 @@ def _block_sums(a: torch.Tensor, b: torch.Tensor, kernel: Kernel) -> torch.Tenso
     return kernel.f(t).sum(dtype=torch.float64)
 
 def _clip_mmd2(z: torch.Tensor, kernel: Kernel, estimator: str, chunk: int, generator) -> torch.Tensor:
-    "MMD² of clips `[B, S, K, D]` against a `clip_product` sample; the unbiased estimate counts only pairs of rows that share no clip."
+    """MMD² of clips `[B, S, K, D]` against a `clip_product` sample; the unbiased estimate counts only pairs of rows that share
+    no clip (mean exactly 0 under independence; under dependence, product rows of different product clips can share a
+    source clip through different codebooks, which biases it upwards)."""
     B, S, K, D = z.shape
+    need = {'unbiased': K + 1, 'biased': K, 'linear': 2 * K}[estimator]   # product clips drawing on K different clips, and pairs left
+    if B < need:
+        raise ValueError(f"the {estimator} clip-product estimate needs at least {need} clips for K = {K} codebooks, got {B}: "
+                         "use estimator='dhsic', which needs 2")
     flat = lambda t: t.reshape(-1, K * D)
     if estimator == 'linear':   # each half's product from that half's clips: no pair of the estimate shares a clip
         h = B // 2
@@ -331,35 +338,37 @@ def product_sample(rows: torch.Tensor, generator: torch.Generator | None = None,
 
 # %% ../nbs/04_mmd.ipynb #c1d2e3f5
 def _gram_terms(zi, zj, sqi, sqj, ci, cj, kernel):
-    "Per-scale, per-codebook Gaussian Gram blocks `[M, K, a, b]` of clips `zi` `[K, a, D]`, `zj` `[K, b, D]`, zero for pairs of one clip."
+    "Per-scale, per-codebook Gaussian Gram blocks `[M, K, a, b]` of rows `zi` `[K, a, D]`, `zj` `[K, b, D]`, zero for pairs of one clip."
     t = (sqi[:, :, None] + sqj[:, None] - 2 * zi @ zj.transpose(1, 2)).clamp(min=0)       # [K, a, b]
     return kernel.terms(t) * (ci[:, None] != cj[None]).to(t.dtype)                       # [M, K, a, b]
 
 class _GramSums(torch.autograd.Function):
-    """For rows `z` `[N, K, D]` with clip ids `clip` `[N]`: the row sums `R` `[M, K, N]` of each codebook's and
-    scale's Gram matrix over pairs of rows from different clips, and `J` `[M]`, the sum over those pairs of the
-    product over codebooks. Blockwise forward; the backward recomputes the blocks, so memory stays O(N·chunk)."""
+    """For rows `z` `[N, K, D]` with clip ids `clip` `[N]` and positions in their clip `pos` `[N]` (in [0, S)): `R`
+    `[M, K, N, S]`, for each scale, codebook and row i, the sum of its Gram entries with the rows of *other* clips at
+    each position s'; and `J` `[M]`, the sum over pairs of rows of different clips of the product over codebooks.
+    Blockwise forward; the backward recomputes the blocks, so memory stays O(N·S + chunk²)."""
     @staticmethod
-    def forward(ctx, z, clip, kernel, chunk):
+    def forward(ctx, z, clip, pos, S, kernel, chunk):
         zk = z.detach().transpose(0, 1).contiguous()                  # [K, N, D]
         sq, N, M = zk.pow(2).sum(-1), z.shape[0], len(kernel.variances)
-        R = torch.zeros(M, z.shape[1], N, dtype=torch.float64, device=z.device)
+        at = F.one_hot(pos, S).to(z.dtype)                            # [N, S]
+        R = torch.zeros(M, z.shape[1], N, S, dtype=torch.float64, device=z.device)
         J = torch.zeros(M, dtype=torch.float64, device=z.device)
         for i in range(0, N, chunk):
             I = slice(i, i + chunk)
             for j in range(i, N, chunk):                                # symmetric: blocks j >= i, each standing for its transpose too
                 Jb = slice(j, j + chunk)
                 E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], clip[I], clip[Jb], kernel)
-                R[:, :, I] += E.sum(-1, dtype=torch.float64)
-                if j > i: R[:, :, Jb] += E.sum(-2, dtype=torch.float64)
+                R[:, :, I] += (E @ at[Jb]).double()
+                if j > i: R[:, :, Jb] += (E.transpose(-1, -2) @ at[I]).double()
                 J += (2 if j > i else 1) * E.prod(1).sum((-1, -2), dtype=torch.float64)
-        ctx.save_for_backward(z, clip)
+        ctx.save_for_backward(z, clip, pos)
         ctx.kernel, ctx.chunk = kernel, chunk
         return R, J
 
     @staticmethod
     def backward(ctx, gR, gJ):
-        z, clip = ctx.saved_tensors
+        z, clip, pos = ctx.saved_tensors
         kernel, chunk = ctx.kernel, ctx.chunk
         zk = z.detach().transpose(0, 1).contiguous()
         sq, N = zk.pow(2).sum(-1), z.shape[0]
@@ -371,32 +380,39 @@ class _GramSums(torch.autograd.Function):
             for j in range(i, N, chunk):
                 Jb = slice(j, j + chunk)
                 E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], clip[I], clip[Jb], kernel)     # [M, K, a, b]
-                # W_k(i, j) = sum_m [(gR_mk(i) + gR_mk(j)) E_mk(i, j) + 2 gJ_m P_m(i, j)] / v_m; d/dz_i^k = -sum_j W_k(i, j)(z_i^k - z_j^k)
-                W = (gR[:, :, I, None] + gR[:, :, None, Jb]) * E + 2 * gJ[:, None, None, None] * E.prod(1, keepdim=True)
+                # entry (i, j) feeds R[i, pos j] and R[j, pos i]: W_k(i, j) = sum_m [(gR_mk(i, pos j) + gR_mk(j, pos i)) E_mk(i, j)
+                # + 2 gJ_m P_m(i, j)] / v_m, and d/dz_i^k = -sum_j W_k(i, j)(z_i^k - z_j^k)
+                g = gR[:, :, I][..., pos[Jb]] + gR[:, :, Jb][..., pos[I]].transpose(-1, -2)
+                W = g * E + 2 * gJ[:, None, None, None] * E.prod(1, keepdim=True)
                 W = (W * inv_v[:, None, None, None]).sum(0)                                               # [K, a, b]
                 grad[:, I] -= zk[:, I] * W.sum(-1, keepdim=True) - W @ zk[:, Jb]
                 if j > i: grad[:, Jb] -= zk[:, Jb] * W.sum(-2)[..., None] - W.transpose(1, 2) @ zk[:, I]
-        return grad.transpose(0, 1), None, None, None
+        return grad.transpose(0, 1), None, None, None, None, None
+
+def dhsic_terms(R: torch.Tensor, J: torch.Tensor, B: int, S: int) -> torch.Tensor:
+    "The dHSIC estimate `[M]` per scale from `_GramSums`' `R` `[M, K, B·S, S]` and `J` `[M]` (clips of S rows, clip-major)."
+    M, K, N, _ = R.shape
+    joint = J / (N * (N - S))                                             # pairs of rows of different clips
+    cross = (R / (B - 1)).prod(1).mean((-1, -2))                          # row i against each position s' of the other clips
+    per_position = R.view(M, K, B, S, S).sum(2) / (B * (B - 1))           # [M, K, s, s']: codebook k's kernel mean between positions
+    return joint + per_position.prod(1).mean((-1, -2)) - 2 * cross
 
 def dhsic(z: torch.Tensor, kernel: Kernel, chunk: int = 1024) -> torch.Tensor:
-    """The exact MMD² between the joint distribution of clips `z` `[B, S, K, D]` and the product of their K
-    marginals for a Gaussian kernel (a product kernel over codebooks): the dHSIC statistic, from each codebook's
-    Gram matrix over pairs of rows of different clips, with no product sample. Its expectation is 0 when the
-    codebooks are independent, whatever the time structure inside the clips."""
+    """MMD² between the joint distribution of clips `z` `[B, S, K, D]` and the product of their K marginals for a
+    Gaussian kernel (a product over codebooks): the dHSIC statistic from each codebook's Gram matrix over pairs of rows
+    of different clips, with no product sample. The product of the marginals is taken position by position in the
+    clip, so its expectation is 0 when the codebooks are independent, whatever the time structure inside the clips,
+    and even when a frame's law depends on its place in the clip (edge frames)."""
     if not isinstance(kernel, MultiScaleGaussian):
         raise ValueError(f"the dhsic estimator needs a Gaussian kernel (a product over codebooks), got {kernel!r}: "
                          "use estimator='unbiased' for other kernels")
     z = as_clips(z)
     B, S, K, D = z.shape
     if B < 2: raise ValueError(f"dhsic needs rows from at least 2 clips, got {B}")
-    N = B * S
     clip = torch.arange(B, device=z.device).repeat_interleave(S)
-    R, J = _GramSums.apply(z.reshape(N, K, D), clip, kernel, chunk)
-    n_pairs, n_partners = N * (N - S), N - S              # ordered pairs of rows from different clips; partners of one row
-    joint = J / n_pairs                                    # E_P k(z, z')
-    product = (R.sum(-1) / n_pairs).prod(-1)               # prod_k E_Pk k_k
-    cross = (R / n_partners).prod(1).mean(-1)              # E_z prod_k E_z'k k_k(z^k, z'^k)
-    return (joint + product - 2 * cross).sum().to(z.dtype)
+    pos = torch.arange(S, device=z.device).repeat(B)
+    R, J = _GramSums.apply(z.reshape(B * S, K, D), clip, pos, S, kernel, chunk)
+    return dhsic_terms(R, J, B, S).sum().to(z.dtype)
 
 # %% ../nbs/04_mmd.ipynb #b965deac
 def delay_layout(K: int, T: int, delays=None) -> torch.Tensor:

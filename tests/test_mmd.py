@@ -160,3 +160,16 @@ def test_training_configs_written_before_the_clip_product_keep_the_frame_shuffle
     old = {k: v for k, v in new.to_dict().items() if k not in ('mmd_product', 'mmd_bandwidths')}
     old.update(mmd_kernel='gaussian_code', mmd_estimator='unbiased')
     assert CodecTrainConfig.from_dict(old).mmd_product == 'frames'
+
+@pytest.mark.parametrize('B,K,estimator', [(3, 3, 'unbiased'), (4, 4, 'unbiased'), (4, 8, 'unbiased'), (2, 2, 'linear'), (5, 3, 'linear'), (3, 4, 'biased')])
+def test_clip_product_estimates_refuse_too_few_clips_instead_of_dividing_by_zero(B, K, estimator):
+    with pytest.raises(ValueError, match='clip-product estimate needs at least'):
+        independence_mmd2(torch.randn(B, 10, K, 2), estimator=estimator)
+    assert math.isfinite(float(independence_mmd2(torch.randn(B, 10, K, 2))))      # dHSIC needs only 2 clips
+
+def test_dhsic_is_zero_on_average_when_every_codebook_shifts_with_the_position_in_the_clip():
+    # independent codebooks, frames at position 0 centred at +2 and at position 1 at -2 in every codebook (an edge effect)
+    vals = torch.tensor([float(independence_mmd2(torch.randn(64, 2, 3, 2, generator=torch.Generator().manual_seed(s))
+                                                 + torch.tensor([2., -2.])[None, :, None, None], standardise=False, kernel='gaussian_code',
+                                                 bandwidths=(1., 2.))) for s in range(30)])
+    assert abs(float(vals.mean())) < 3 * float(vals.std()) / math.sqrt(30), vals

@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/bench.html.md"""
 
 # %% ../nbs/13_bench.ipynb #3839db3a
 from __future__ import annotations
-import statistics, tempfile, time
+import math, statistics, tempfile, time
 import torch
 
 from .codec import Codec, codec_config, transformers_encodec_32khz
@@ -134,7 +134,7 @@ def mmd_speed(sizes=(2000, 11776, 50000), K: int = 4, D: int = 128, frames: int 
     ctx = mp.get_context('spawn')      # fork from a threaded process (a notebook kernel, torch's OpenMP pool) can deadlock
     rows = []
     for n in sizes:
-        row = dict(n=n // frames * frames, clips=n // frames)
+        row = dict(n=n // frames * frames, n_clips=n // frames)
         for impl in impls:
             need_gb = 6 * n * n * 4 / 2**30          # three N x N matrices, kept with their exp terms for backward
             if impl == 'full' and need_gb > memory_limit_gb:

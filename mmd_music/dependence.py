@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from .mmd import MultiScaleGaussian, as_clips, check_rows, clip_product, dhsic_terms, frame_product, independence_mmd2, make_kernel, standardize
 
 # %% auto #0
-__all__ = ['entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap', 'FrameModel', 'frame_rows',
-           'fit_frame_model', 'model_total_correlation', 'chain_codes', 'chain_total_correlation', 'tc_accuracy',
-           'gaussian_total_correlation', 'repair_clips', 'independence_test']
+__all__ = ['COUNT_LAMBDAS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap', 'FrameModel',
+           'frame_rows', 'fit_frame_model', 'CountChain', 'model_total_correlation', 'chain_codes',
+           'chain_total_correlation', 'tc_accuracy', 'gaussian_total_correlation', 'repair_clips', 'independence_test']
 
 # %% ../nbs/05_dependence.ipynb #cedbff47
 def _check_codes(codes: torch.Tensor):
@@ -186,6 +186,28 @@ def _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience
     model.load_state_dict(best_state)
     return model.eval()
 
+class CountChain:
+    """The other model of one frame's codes: `q(c^1) q(c^2 | c^1) ... q(c^K | c^(K-1))` from counts, each conditional
+    smoothed towards its codebook's marginal, `q(b | a) = (n(a, b) + lam * bins * q(b)) / (n(a) + lam * bins)`. Where
+    each codebook leans on the one before it (residual stages), counts need no fitting and beat a small network at
+    few frames per code."""
+    def __init__(self, codes: torch.Tensor, bins: int, lam: float):
+        now = frame_rows(codes)[0]
+        K = now.shape[1]
+        self.past, self.bins, self.lam = 0, bins, lam
+        uni = torch.stack([torch.bincount(now[:, k], minlength=bins) for k in range(K)]).double() + 0.5   # [K, bins], add-1/2
+        self.marginal = uni / uni.sum(1, keepdim=True)
+        self.pairs = [torch.bincount(now[:, k - 1] * bins + now[:, k], minlength=bins * bins).view(bins, bins).double() for k in range(1, K)]
+        self.rows = [n.sum(1) for n in self.pairs]
+
+    def nll(self, now: torch.Tensor, past_codes=None) -> torch.Tensor:
+        out = -self.marginal[0, now[:, 0]].log()
+        for k in range(1, now.shape[1]):
+            n, prior = self.pairs[k - 1], self.lam * self.bins
+            q = (n[now[:, k - 1], now[:, k]] + prior * self.marginal[k, now[:, k]]) / (self.rows[k - 1][now[:, k - 1]] + prior)
+            out = out - q.log()
+        return out.float()
+
 @torch.no_grad()
 def _scored(model: FrameModel, codes: torch.Tensor) -> torch.Tensor:
     "NLL per frame `[B, T - past]` of codes `[B, K, T]` under `model`."
@@ -198,27 +220,40 @@ def _mm_entropies(counts: torch.Tensor) -> torch.Tensor:
     p = counts / n
     return -(p * p.clamp(min=1e-300).log()).sum(-1) + ((counts > 0).sum(-1) - 1) / (2 * n[..., 0])
 
+COUNT_LAMBDAS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15):
+    """Of the network (`fit_frame_model`) and `CountChain` at each of `COUNT_LAMBDAS`, the one with the lowest NLL on the
+    clips the network holds out to stop (the same split); the counts are then taken over all of `codes`."""
+    net = fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
+    order = torch.randperm(codes.shape[0], generator=torch.Generator().manual_seed(seed))     # fit_frame_model's split
+    n_hold = max(1, round(valid_fraction * codes.shape[0]))
+    fit, hold = codes[order[n_hold:]], codes[order[:n_hold]]
+    scores = {lam: float(_scored(CountChain(fit, bins, lam), hold).mean()) for lam in COUNT_LAMBDAS}
+    lam = min(scores, key=scores.get)
+    return CountChain(codes, bins, lam) if scores[lam] < float(_scored(net, hold).mean()) else net
+
 def _fit_pair(codes, bins, past, seed, fit_kw) -> dict:
     "The autoregressive model (True), and with `past`, the product model (False) that starts it."
-    if past == 0: return {True: fit_frame_model(codes, bins, 0, True, seed=seed, **fit_kw)}
+    if past == 0: return {True: _best_joint_model(codes, bins, seed, fit_kw)}
     product = fit_frame_model(codes, bins, past, False, seed=seed, **fit_kw)
     return {False: product, True: fit_frame_model(codes, bins, past, True, seed=seed, start=product, **fit_kw)}
 
 def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: int = 0, fit_codes: torch.Tensor | None = None,
                             folds: int = 2, n_groups: int = 20, level: float = 0.95, seed: int = 0, **fit_kw) -> dict:
     """Total correlation (nats) of the K codebooks of `codes` `[B, K, T]`, by a model: the Miller–Madow marginal entropies
-    minus the held-out cross-entropy of an autoregressive `FrameModel` of one frame's codes, a lower bound on the
+    minus the held-out cross-entropy of a model of one frame's codes (an autoregressive `FrameModel` or a `CountChain`,
+    whichever scores better on held-out clips of the fitting data), a lower bound on the
     total correlation that tightens as the model fits. The model is fitted on `fit_codes` (other clips) or, without
     them, cross-fitted: the clips split into `folds`, each scored by a model fitted on the others. With `past` > 0,
     the total correlation given the `past` previous frames: held-out NLL of the product of per-codebook models minus
-    that of the autoregressive model, both given the past (what the factorisation gap measures). That one is an estimate, not a bound: the autoregressive model starts
-    from the fitted product model, whose part stays fixed, but where the past model misses something the frame's other
-    codes also carry, they stand in for it and the estimate reads above the truth. The interval comes
+    that of the autoregressive model, both given the past (what the factorisation gap measures; the autoregressive model starts from the fitted product model, so on
+    held-out clips it only adds what the frame's own codes explain). The interval comes
     from a grouped jackknife over the scored clips (`n_groups` groups): it covers which clips were scored, not the
     model's own fitting noise."""
     _check_codes(codes)
     B, K, T = codes.shape
-    bins = bins or int(max(codes.max(), fit_codes.max() if fit_codes is not None else 0)) + 1
+    bins = bins or int(codes.max()) + 1
     if fit_codes is None and B < 2 * folds: raise ValueError(f"cross-fitting over {folds} folds needs at least {2 * folds} clips, got {B}")
     kinds = (True,) if past == 0 else (True, False)
     nll = {a: torch.zeros(B, T - past, dtype=torch.float64) for a in kinds}

@@ -10,7 +10,7 @@ import math, warnings
 import torch
 import torch.nn.functional as F
 
-from .mmd import MultiScaleGaussian, as_clips, check_rows, clip_product, dhsic_terms, frame_product, independence_mmd2, make_kernel, standardize
+from .mmd import MultiScaleGaussian, _gram_terms, as_clips, check_rows, clip_product, dhsic_terms, frame_product, independence_mmd2, make_kernel, standardize
 
 # %% auto #0
 __all__ = ['COUNT_LAMBDAS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap', 'FrameModel',
@@ -266,7 +266,8 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
             rest = torch.cat([p for j, p in enumerate(parts) if j != i])
             fitted = _fit_pair(codes[rest], bins, past, seed + i, fit_kw)
             for a in kinds: nll[a][held] = _scored(fitted[a], codes[held])
-    counts = torch.stack([torch.stack([torch.bincount(c[k], minlength=bins) for k in range(K)]) for c in codes[:, :, past:]]).double()  # [B, K, bins]
+    cell = (torch.arange(B)[:, None, None] * K + torch.arange(K)[None, :, None]) * bins + codes[:, :, past:]   # (clip, codebook, code)
+    counts = torch.bincount(cell.reshape(-1), minlength=B * K * bins).view(B, K, bins).double()
     per_clip = {a: v.sum(1) for a, v in nll.items()}                     # summed NLL per clip [B]
     def tc_of(keep):   # keep: bool [B], the clips that count
         n = keep.sum() * (T - past)
@@ -346,15 +347,15 @@ def repair_clips(z: torch.Tensor, generator: torch.Generator | None = None) -> t
 def _masked_grams(z: torch.Tensor, kernel) -> torch.Tensor:
     "Every codebook's and scale's Gram matrix `[M, K, N, N]` of clips `[B, S, K, D]`, zero for pairs of rows of one clip."
     B, S, K, D = z.shape
-    x = z.reshape(B * S, K, D).transpose(0, 1)
-    clip = torch.arange(B, device=z.device).repeat_interleave(S)
-    return kernel.terms(torch.cdist(x, x).pow(2)) * (clip[:, None] != clip[None]).to(z.dtype)
+    x = z.reshape(B * S, K, D).transpose(0, 1).contiguous()
+    sq, clip = x.pow(2).sum(-1), torch.arange(B, device=z.device).repeat_interleave(S)
+    return _gram_terms(x, x, sq, sq, clip, clip, kernel)
 
-def _dhsic_of_grams(G: torch.Tensor, rows: list, B: int, S: int) -> float:
-    "dHSIC (`dhsic`) from masked Gram matrices `G` `[M, K, N, N]` after re-pairing codebook k's rows by `rows[k]` (index `[N]`)."
+def _dhsic_of_grams(G: torch.Tensor, rows: list, at: torch.Tensor, B: int, S: int) -> float:
+    """dHSIC (`dhsic`) from masked Gram matrices `G` `[M, K, N, N]` after re-pairing codebook k's rows by `rows[k]` (index `[N]`);
+    `at` `[N, S]` float64: each row's position in its clip, one-hot."""
     M, K, N, _ = G.shape
     Gp = torch.stack([G[:, k][:, rows[k]][:, :, rows[k]] for k in range(K)], 1).double()
-    at = F.one_hot(torch.arange(S).repeat(B), S).double()
     return float(dhsic_terms(Gp @ at, Gp.prod(1).sum((-1, -2)), B, S).sum())
 
 @torch.no_grad()
@@ -376,8 +377,8 @@ def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel: str
     if product == 'frames': z, B, S = z.reshape(B * S, 1, K, D), B * S, 1
     if estimator == 'dhsic' and isinstance(kern, MultiScaleGaussian) and len(kern.variances) * K * (B * S) ** 2 <= gram_limit:
         G = _masked_grams(z, kern)             # small N: Gram matrices once, each null draw only re-indexes them
-        idx = torch.arange(B * S).view(B, S)
-        stat = lambda perms: _dhsic_of_grams(G, [idx[perms[:, k]].reshape(-1) for k in range(K)], B, S)
+        idx, at = torch.arange(B * S).view(B, S), F.one_hot(torch.arange(S).repeat(B), S).double()
+        stat = lambda perms: _dhsic_of_grams(G, [idx[perms[:, k]].reshape(-1) for k in range(K)], at, B, S)
         observed = stat(torch.arange(B)[:, None].expand(B, K))
         null = [stat(torch.stack([torch.randperm(B, generator=g) for _ in range(K)], 1)) for _ in range(n_permutations)]
     else:

@@ -308,7 +308,8 @@ def independence_mmd2(rows: torch.Tensor, kernel: Kernel | str = 'gaussian_scale
         if product == 'clips': raise ValueError("the reference estimator is the authors' frame shuffle: product must be 'frames'")
         product = 'frames'
     product = product or 'clips'
-    z = as_clips(rows).float() if rows.dtype not in (torch.float32, torch.float64) else as_clips(rows)
+    z = as_clips(rows)
+    if z.dtype not in (torch.float32, torch.float64): z = z.float()
     check_rows(z, product)
     B, S, K, D = z.shape
     if standardise: z = standardize(z.reshape(B * S, K * D)).reshape(B, S, K, D)

@@ -225,7 +225,8 @@ def index_audio(source, valid_fraction: float = 0.05, test_fraction: float = 0.0
             skipped.append((e.path, e.problem)); continue
         try: rel = path.resolve().relative_to(root.resolve()).as_posix()
         except ValueError: rel = path.as_posix()
-        files.append(AudioFile(info, rel, split_of(rel, valid_fraction, test_fraction, salt), dict(meta)))
+        key = meta.get('split_key', rel)     # a manifest row may carry its own key (a file of another corpus keeps its split)
+        files.append(AudioFile(info, rel, split_of(key, valid_fraction, test_fraction, salt), dict(meta)))
     if skipped:
         head = '; '.join(f"{p}: {q}" for p, q in skipped[:3])
         warnings.warn(f"{source}: skipped {len(skipped)} unusable file(s): {head}{' ...' if len(skipped) > 3 else ''}")

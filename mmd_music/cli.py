@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .audio import AudioError, index_audio
 from .checkpoint import CheckpointError
-from .corpus import CorpusError, RenderSettings, build_corpus
+from .corpus import CorpusError, RenderSettings, build_corpus, build_soundtrack_corpus, mix_corpora
 
 # %% auto #0
 __all__ = ['format_corpus_stats', 'cmd_corpus', 'cmd_index', 'cmd_demo', 'cmd_experiment', 'cmd_train_codec', 'cmd_train_lm',
@@ -20,11 +20,19 @@ __all__ = ['format_corpus_stats', 'cmd_corpus', 'cmd_index', 'cmd_demo', 'cmd_ex
 
 # %% ../nbs/90_cli.ipynb #710e5cb1
 def format_corpus_stats(info: dict) -> str:
-    "A readable summary of a corpus.json (see `build_corpus`)."
-    s = info['stats']
+    "A readable summary of a corpus.json (`build_corpus`, `build_soundtrack_corpus` or `mix_corpora`)."
+    s, source = info['stats'], info.get('config', {}).get('source', 'rendered')
     top = lambda d, n=8: ', '.join(f"{k} {v}" for k, v in list(d.items())[:n])
+    parts = lambda d: ', '.join(f"{k} {v['files']} files / {v['hours']:.2f} h" for k, v in d.items())
+    built = f"built in: {info.get('build_seconds', '?')} s{'  (reused)' if info.get('reused') else ''}"
+    if source == 'debian':
+        return '\n'.join([f"files: {s['files']}   hours: {s['hours']:.3f}   {built}", f"packages: {parts(s['packages'])}",
+                          f"genres: {parts(s['genres'])}", f"sample rates: {s['sample_rates']}",
+                          f"skipped: {s['skipped_total']} {s['skipped'] or ''}"])
+    if source == 'mixed':
+        return '\n'.join([f"files: {s['files']}   hours: {s['hours']:.3f}", f"sources: {parts(s['sources'])}"])
     lines = [f"pieces: {s['pieces']}   hours: {s['hours']:.3f}   mean piece: {s['mean_piece_seconds']} s   "
-             f"capped: {s['capped']}   built in: {info.get('build_seconds', '?')} s{'  (reused)' if info.get('reused') else ''}",
+             f"capped: {s['capped']}   {built}",
              f"categories: {top(s['categories'])}",
              f"composers (minutes): {top(s['minutes_per_composer'], 10)}",
              f"ensembles: {top(s['ensembles'], 16)}",
@@ -37,9 +45,17 @@ def _settings(args) -> RenderSettings:
                           min_piece_seconds=min(4.0, args.max_piece_seconds), soundfont=args.soundfont)
 
 def cmd_corpus(args) -> int:
-    info = build_corpus(args.out, hours=args.hours, seed=args.seed, settings=_settings(args), workers=args.workers,
-                        force=args.force, progress=not args.quiet)
-    print(f"corpus: {Path(args.out) / 'manifest.jsonl'}")
+    out, source = Path(args.out), getattr(args, 'source', 'rendered')
+    rendered = lambda folder: build_corpus(folder, hours=args.hours, seed=args.seed, settings=_settings(args), workers=args.workers,
+                                           force=args.force, progress=not args.quiet)
+    debian = lambda folder: build_soundtrack_corpus(folder, root=args.root, install=not args.no_install, workers=args.workers,
+                                                    force=args.force, progress=not args.quiet)
+    if source == 'mixed':
+        for name, build in (('rendered', rendered), ('debian', debian)):
+            print(f"{name}: {out / name}"); print(format_corpus_stats(build(out / name)))
+        info = mix_corpora(out, [out / 'rendered', out / 'debian'], force=args.force)
+    else: info = (debian if source == 'debian' else rendered)(out)
+    print(f"corpus: {out / 'manifest.jsonl'}")
     print(format_corpus_stats(info))
     return 0
 
@@ -168,9 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     "The `mmd-music` argument parser."
     parser = argparse.ArgumentParser(prog='mmd-music', description='mmd_music: MMD independence loss for music LMs over RVQ codec tokens.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='<subcommand>')
-    p = sub.add_parser('corpus', help='render the demo corpus from music21 scores',
-                       description='Render pieces of the music21 corpus with varied General MIDI ensembles into audio files and a manifest.')
-    _corpus_args(p, None); p.set_defaults(func=cmd_corpus)
+    p = sub.add_parser('corpus', help='render the demo corpus from music21 scores, or index real music (Debian soundtracks)',
+                       description='Render pieces of the music21 corpus with varied General MIDI ensembles into audio files and a manifest '
+                                   '(--source rendered), index the music of Debian game-soundtrack packages, installing them with apt-get '
+                                   'when run as root (--source debian), or both and one manifest over them (--source mixed).')
+    _corpus_args(p, None)
+    p.add_argument('--source', choices=['rendered', 'debian', 'mixed'], default='rendered', help='what the corpus holds (default rendered)')
+    p.add_argument('--root', default='/', help='where the soundtrack packages are installed (default /)')
+    p.add_argument('--no-install', action='store_true', help='never run apt-get: a missing package is an error')
+    p.set_defaults(func=cmd_corpus)
     p = sub.add_parser('index', help='index a folder or manifest and report it',
                        description='Index a folder of audio files or a .jsonl manifest (headers only), with train/valid/test splits.')
     p.add_argument('source', help='folder of audio files or .jsonl manifest')

@@ -6,22 +6,25 @@ Docs: https://mmd-music.github.io/mmd_music/corpus.html.md"""
 
 # %% ../nbs/00b_corpus.ipynb #b36ddfa6
 from __future__ import annotations
-import json, math, os, re, signal, tempfile, threading, time, warnings
+import json, math, os, re, shutil, signal, subprocess, tempfile, threading, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict, field
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from .audio import AudioError, save_audio, normalize_loudness, rms_db
+from .audio import AudioError, _walk_audio, save_audio, normalize_loudness, rms_db
 
 # %% auto #0
-__all__ = ['CATEGORIES', 'ENSEMBLES', 'SOLO', 'Category', 'program_name', 'assign_programs', 'tempo_word', 'make_caption',
-           'candidate_pieces', 'RenderSkip', 'default_soundfont', 'RenderSettings', 'render_piece', 'CorpusError',
-           'PieceTimeout', 'corpus_stats', 'build_corpus']
+__all__ = ['CATEGORIES', 'ENSEMBLES', 'SOLO', 'SOUNDTRACKS', 'Category', 'program_name', 'assign_programs', 'tempo_word',
+           'make_caption', 'candidate_pieces', 'RenderSkip', 'default_soundfont', 'RenderSettings', 'render_piece',
+           'CorpusError', 'PieceTimeout', 'corpus_stats', 'build_corpus', 'Soundtrack', 'track_title',
+           'soundtrack_caption', 'soundtrack_folders', 'install_soundtracks', 'soundtrack_stats',
+           'build_soundtrack_corpus', 'mix_corpora']
 
 # %% ../nbs/00b_corpus.ipynb #6c55ad13
 @dataclass(frozen=True)
@@ -292,6 +295,24 @@ def _write_atomic(path: Path, text: str):
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(text, encoding='utf-8'); os.replace(tmp, path)
 
+# %% ../nbs/00b_corpus.ipynb #c0a1b2c3
+def _reused_corpus(out: Path, config: dict, force: bool, own=('audio', 'manifest.jsonl')) -> dict | None:
+    """corpus.json of `out` when it was built with `config` (and its manifest exists); None when `out` is free to build in.
+    A corpus of other settings, or a folder holding anything but the names in `own`, is an error unless `force`."""
+    done = out / 'corpus.json'
+    if done.exists():
+        try: old = json.loads(done.read_text())
+        except json.JSONDecodeError: raise CorpusError(f"{done} is not valid JSON; remove the folder or pass force") from None
+        if old.get('config') == config and (out / 'manifest.jsonl').exists(): return old | dict(reused=True)
+        if not force:
+            diff = {k: (old.get('config', {}).get(k), v) for k, v in config.items() if old.get('config', {}).get(k) != v}
+            raise CorpusError(f"{out} holds a corpus built with other settings {diff} (old, new); "
+                              f"use another folder or force=True (--force) to rebuild it")
+        done.unlink()
+    elif out.exists() and any(p for p in out.iterdir() if p.name not in own) and not force:
+        raise CorpusError(f"{out} exists and is not a corpus folder; choose an empty or new folder")
+    return None
+
 # %% ../nbs/00b_corpus.ipynb #d5f85135
 def build_corpus(out, hours: float = 1.0, seed: int = 0, settings: RenderSettings = RenderSettings(),
                  workers: int | None = None, force: bool = False, progress: bool = True) -> dict:
@@ -299,20 +320,8 @@ def build_corpus(out, hours: float = 1.0, seed: int = 0, settings: RenderSetting
     out = Path(out)
     config = dict(hours=hours, seed=seed, settings=asdict(settings))
     config['settings']['tempo_range'] = list(settings.tempo_range); config['settings']['transpose_range'] = list(settings.transpose_range)
+    if (old := _reused_corpus(out, config, force)) is not None: return old
     done = out / 'corpus.json'
-    if done.exists():
-        try: old = json.loads(done.read_text())
-        except json.JSONDecodeError: raise CorpusError(f"{done} is not valid JSON; remove the folder or pass force") from None
-        if old.get('config') == config and (out / 'manifest.jsonl').exists():
-            old['reused'] = True
-            return old
-        if not force:
-            diff = {k: (old.get('config', {}).get(k), v) for k, v in config.items() if old.get('config', {}).get(k) != v}
-            raise CorpusError(f"{out} holds a corpus built with other settings {diff} (old, new); "
-                              f"use another folder or force=True (--force) to rebuild it")
-        done.unlink()
-    elif out.exists() and any(p for p in out.iterdir() if p.name not in ('audio', 'manifest.jsonl')) and not force:
-        raise CorpusError(f"{out} exists and is not a corpus folder; choose an empty or new folder")
     _tinysoundfont()   # fail early and clearly if missing
     out.mkdir(parents=True, exist_ok=True)
     cands = candidate_pieces(seed)
@@ -343,4 +352,139 @@ def build_corpus(out, hours: float = 1.0, seed: int = 0, settings: RenderSetting
     info = dict(config=config, stats=corpus_stats(rows, skipped), build_seconds=round(time.time() - t0, 1),
                 skipped_examples=[f"{r}: {d}" for r, d in skipped_detail[:20]])
     _write_atomic(done, json.dumps(info, indent=1, ensure_ascii=False))
+    return info
+
+# %% ../nbs/00b_corpus.ipynb #e57a7681
+@dataclass(frozen=True)
+class Soundtrack:
+    "A Debian package of game music: the folders its music is installed in (glob patterns) and what a caption says of it."
+    package: str
+    game: str
+    folders: tuple
+    genre: str            # the genre of its music as a caption writes it, from the package's own description and track names
+
+SOUNDTRACKS = (
+    Soundtrack('wesnoth-1.16-music', 'Battle for Wesnoth', ('usr/share/games/wesnoth/1.16/data/core/music',), 'orchestral'),
+    Soundtrack('widelands-data', 'Widelands', ('usr/share/games/widelands/data/music',), 'orchestral'),
+    Soundtrack('hedgewars-data', 'Hedgewars', ('usr/share/games/hedgewars/Data/Music',), 'light-hearted'),
+    Soundtrack('colobot-common-sounds', 'Colobot', ('usr/share/games/colobot/music',), 'electronic'),
+    Soundtrack('freedroidrpg-data', 'FreedroidRPG', ('usr/share/freedroidrpg/data/sound/music',), 'electronic'),
+    Soundtrack('megaglest-data', 'MegaGlest', ('usr/share/games/megaglest/data/core/menu/music',
+                                               'usr/share/games/megaglest/techs/megapack/factions/*/music'), 'orchestral'),
+)
+
+def track_title(path) -> str:
+    "A readable title from a music file's name: 'battle-epic.ogg' -> 'Battle Epic', 'HellFortressTwo.ogg' -> 'Hell Fortress Two'."
+    stem = re.sub(r'(?<=[a-z])(?=[A-Z])', ' ', Path(path).stem)
+    return ' '.join(w.capitalize() if w.islower() else w for w in re.split(r'[\s_\-]+', stem) if w)
+
+def soundtrack_caption(track: str, game: str, genre: str) -> str:
+    "The caption of one soundtrack file."
+    return f'{genre.capitalize()} game music, "{track}" from the soundtrack of {game}'
+
+# %% ../nbs/00b_corpus.ipynb #7629df5a
+def soundtrack_folders(st: Soundtrack, root='/') -> list[Path]:
+    "The music folders of `st` present under `root` (empty when the package is not installed)."
+    return sorted(p for pattern in st.folders for p in Path(root).glob(pattern) if p.is_dir())
+
+def install_soundtracks(packages: list[str]):
+    "Install Debian `packages` with apt-get (root needed); a CorpusError that says what to run where that cannot be done."
+    names = ' '.join(packages)
+    if shutil.which('apt-get') is None:
+        raise CorpusError(f"the Debian packages {names} are not installed and this system has no apt-get. On Debian or Ubuntu run "
+                          f"`sudo apt-get install {names}`; elsewhere copy their music folders under one folder, keeping the "
+                          f"paths they install to (usr/share/...), and pass that folder as the root")
+    if os.geteuid() != 0:
+        raise CorpusError(f"the Debian packages {names} are not installed; run `sudo apt-get update && sudo apt-get install "
+                          f"--no-install-recommends {names}` (or this command as root), then this command again")
+    env = os.environ | dict(DEBIAN_FRONTEND='noninteractive')
+    for cmd in (['apt-get', 'update'], ['apt-get', 'install', '-y', '--no-install-recommends', *packages]):
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if r.returncode: raise CorpusError(f"`{' '.join(cmd)}` failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
+
+def _probe_track(args) -> tuple[str, dict | None, tuple | None]:
+    "Decode a whole file in blocks: its length, rate, channels and loudness, or why it cannot be used."
+    path, min_seconds, silence_db = args
+    try:
+        with sf.SoundFile(path) as f:
+            sr, ch, frames, power = f.samplerate, f.channels, 0, 0.0
+            for block in f.blocks(blocksize=1 << 20, dtype='float32', always_2d=True):
+                if not np.isfinite(block).all(): return path, None, ('non-finite', 'NaN or inf samples')
+                frames += len(block); power += float(np.square(block.mean(1), dtype=np.float64).sum())
+    except Exception as e: return path, None, ('unreadable', f"{type(e).__name__}: {e}")
+    seconds = frames / sr
+    if seconds < min_seconds: return path, None, ('short', f"{seconds:.1f} s")
+    rms_db = 10 * math.log10(max(power / max(frames, 1), 1e-20))
+    if rms_db < silence_db: return path, None, ('silent', f"RMS {rms_db:.1f} dBFS")
+    return path, dict(duration=round(seconds, 3), sample_rate=sr, channels=ch, rms_db=round(rms_db, 1)), None
+
+def soundtrack_stats(rows: list[dict], skipped: Counter | None = None) -> dict:
+    "Statistics of a soundtrack manifest: files and hours in all, per package and per genre; files skipped, by reason."
+    def per(key):
+        out = {}
+        for r in rows:
+            d = out.setdefault(r[key], dict(files=0, hours=0.0)); d['files'] += 1; d['hours'] += r['duration'] / 3600
+        return {k: dict(files=v['files'], hours=round(v['hours'], 3)) for k, v in sorted(out.items(), key=lambda kv: -kv[1]['hours'])}
+    return dict(files=len(rows), hours=round(sum(r['duration'] for r in rows) / 3600, 3), packages=per('package'),
+                genres=per('genre'), sample_rates=dict(Counter(r['sample_rate'] for r in rows)),
+                skipped=dict(skipped or {}), skipped_total=sum((skipped or {}).values()))
+
+def build_soundtrack_corpus(out, soundtracks=SOUNDTRACKS, root='/', install: bool = True, min_seconds: float = 4.0,
+                            silence_db: float = -50.0, workers: int | None = None, force: bool = False, progress: bool = True) -> dict:
+    """Index the music of Debian's game-soundtrack packages into `out` (manifest.jsonl + corpus.json; the audio stays where
+    the packages put it and is resampled when loaded). Packages missing under `root` are installed first when `install`
+    and this is `/` (apt-get, as root), otherwise a CorpusError says what to install. Every file is decoded once: unreadable,
+    non-finite, short and silent files are skipped and counted. Returns corpus.json's content."""
+    out, root = Path(out), Path(root)
+    config = dict(source='debian', packages=[s.package for s in soundtracks], root=str(root), min_seconds=min_seconds, silence_db=silence_db)
+    if (old := _reused_corpus(out, config, force)) is not None: return old
+    missing = [s.package for s in soundtracks if not soundtrack_folders(s, root)]
+    if missing:
+        if not install or root.resolve() != Path('/'):
+            raise CorpusError(f"no music folders of {' '.join(missing)} under {root}: install the packages "
+                              f"(`sudo apt-get install --no-install-recommends {' '.join(missing)}`) or pass the folder they are copied to")
+        install_soundtracks(missing)
+        if still := [s.package for s in soundtracks if not soundtrack_folders(s, root)]:
+            raise CorpusError(f"installed {' '.join(missing)}, but found no music folders of {' '.join(still)} under {root}")
+    t0 = time.time()
+    files = [(s, p) for s in soundtracks for folder in soundtrack_folders(s, root) for p in _walk_audio(folder)]
+    rows, skipped, examples = [], Counter(), []
+    with get_context('fork').Pool(workers or max(1, min(os.cpu_count() or 1, 8))) as pool:
+        probes = pool.imap(_probe_track, [(str(p), min_seconds, silence_db) for _, p in files], chunksize=1)
+        for (st, p), (_, info, skip) in tqdm(zip(files, probes), total=len(files), desc='decoding', unit='file', disable=not progress):
+            if skip: skipped[skip[0]] += 1; examples.append(f"{p}: {skip[0]} ({skip[1]})"); continue
+            title = track_title(p)
+            rows.append(dict(path=str(p.resolve()), **info, package=st.package, game=st.game, genre=st.genre, title=title,
+                             source=f"debian:{st.package}", split_key=p.relative_to(root).as_posix(),
+                             text=soundtrack_caption(title, st.game, st.genre)))
+    if not rows: raise CorpusError(f"none of the {len(files)} music files of {' '.join(config['packages'])} could be used: {examples[:3]}")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / 'manifest.jsonl', ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))
+    info = dict(config=config, stats=soundtrack_stats(rows, skipped), build_seconds=round(time.time() - t0, 1), skipped_examples=examples[:20])
+    _write_atomic(out / 'corpus.json', json.dumps(info, indent=1, ensure_ascii=False))
+    return info
+
+# %% ../nbs/00b_corpus.ipynb #fac1f46f
+def mix_corpora(out, sources, force: bool = False) -> dict:
+    """One manifest over several corpora (`sources`: corpus folders or their manifests), written to `out`. Each row keeps
+    its metadata, gets an absolute path, and keeps its split key (the path relative to its own corpus, or the key it
+    carries), so a file falls in the same split in the mix as in its own corpus. Returns corpus.json's content."""
+    out = Path(out)
+    manifests = [Path(s) / 'manifest.jsonl' if Path(s).is_dir() else Path(s) for s in sources]
+    config = dict(source='mixed', sources=[str(m.resolve()) for m in manifests])
+    inside = [m.parent.name for m in manifests if m.parent.resolve().parent == out.resolve()]   # corpora built in `out`
+    if (old := _reused_corpus(out, config, force, ('manifest.jsonl', *inside))) is not None: return old
+    rows, parts = [], {}
+    for m in manifests:
+        if not m.exists(): raise CorpusError(f"{m}: no manifest (build that corpus first)")
+        got = [json.loads(l) for l in m.read_text(encoding='utf-8').splitlines() if l.strip()]
+        for r in got:
+            p = Path(r['path'])
+            rows.append(r | dict(path=str(p if p.is_absolute() else (m.parent / p).resolve()),
+                                 split_key=r.get('split_key', p.as_posix()), corpus=str(m.parent)))
+        parts[str(m.parent)] = dict(files=len(got), hours=round(sum(r['duration'] for r in got) / 3600, 3))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / 'manifest.jsonl', ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))
+    info = dict(config=config, stats=dict(files=len(rows), hours=round(sum(r['duration'] for r in rows) / 3600, 3), sources=parts))
+    _write_atomic(out / 'corpus.json', json.dumps(info, indent=1, ensure_ascii=False))
     return info

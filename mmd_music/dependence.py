@@ -6,15 +6,15 @@ Docs: https://mmd-music.github.io/mmd_music/dependence.html.md"""
 
 # %% ../nbs/05_dependence.ipynb #695a1c22
 from __future__ import annotations
-import math, warnings
+import copy, math, warnings
 import torch
 import torch.nn.functional as F
 
 from .mmd import MultiScaleGaussian, _gram_terms, as_clips, check_rows, clip_product, dhsic_terms, frame_product, independence_mmd2, make_kernel, standardize
 
 # %% auto #0
-__all__ = ['COUNT_LAMBDAS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap', 'FrameModel',
-           'frame_rows', 'fit_frame_model', 'CountChain', 'model_total_correlation', 'chain_codes',
+__all__ = ['COUNT_LAMBDAS', 'COUNT_DISCOUNTS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap',
+           'FrameModel', 'frame_rows', 'fit_frame_model', 'CountChain', 'model_total_correlation', 'chain_codes',
            'chain_total_correlation', 'tc_accuracy', 'gaussian_total_correlation', 'repair_clips', 'independence_test']
 
 # %% ../nbs/05_dependence.ipynb #cedbff47
@@ -188,24 +188,41 @@ def _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience
 
 class CountChain:
     """The other model of one frame's codes: `q(c^1) q(c^2 | c^1) ... q(c^K | c^(K-1))` from counts, each conditional
-    smoothed towards its codebook's marginal, `q(b | a) = (n(a, b) + lam * bins * q(b)) / (n(a) + lam * bins)`. Where
-    each codebook leans on the one before it (residual stages), counts need no fitting and beat a small network at
-    few frames per code."""
-    def __init__(self, codes: torch.Tensor, bins: int, lam: float):
+    smoothed towards its codebook's marginal `q(b)` by absolute discounting (Ney, Essen & Kneser 1994: `discount` taken
+    off every pair seen) and by `lam * bins` added counts:
+    `q(b | a) = (max(n(a, b) - discount, 0) + (discount * u(a) + lam * bins) q(b)) / (n(a) + lam * bins)`, `u(a)` the number
+    of codes seen after `a` (after a code never seen: its marginal). Discounting keeps a sharp map seen a few times sharp:
+    the pair seen often keeps nearly all its count, the pairs seen once give most of theirs back to the marginal.
+    Where each codebook leans on the one before it (residual stages), counts need no fitting and beat a small network
+    at few frames per code. `smoothed` gives the same counts with other smoothing, for choosing it on held-out clips."""
+    def __init__(self, codes: torch.Tensor, bins: int, lam: float = 0.0, discount: float = 0.0):
         now = frame_rows(codes)[0]
         K = now.shape[1]
-        self.past, self.bins, self.lam = 0, bins, lam
+        self.past, self.bins = 0, bins
         uni = torch.stack([torch.bincount(now[:, k], minlength=bins) for k in range(K)]).double() + 0.5   # [K, bins], add-1/2
         self.marginal = uni / uni.sum(1, keepdim=True)
         self.pairs = [torch.bincount(now[:, k - 1] * bins + now[:, k], minlength=bins * bins).view(bins, bins).double() for k in range(1, K)]
         self.rows = [n.sum(1) for n in self.pairs]
+        self.seen = [(n > 0).sum(1).double() for n in self.pairs]
+        self._set(lam, discount)
+
+    def _set(self, lam: float, discount: float):
+        if lam < 0 or not 0 <= discount < 1: raise ValueError(f"need lam >= 0 and 0 <= discount < 1, got lam={lam}, discount={discount}")
+        self.lam, self.discount = float(lam), float(discount)
+        return self
+
+    def smoothed(self, lam: float = 0.0, discount: float = 0.0) -> 'CountChain':
+        "The same counts (shared, not copied) with other smoothing."
+        return copy.copy(self)._set(lam, discount)
 
     def nll(self, now: torch.Tensor, past_codes=None) -> torch.Tensor:
         out = -self.marginal[0, now[:, 0]].log()
         for k in range(1, now.shape[1]):
-            n, prior = self.pairs[k - 1], self.lam * self.bins
-            q = (n[now[:, k - 1], now[:, k]] + prior * self.marginal[k, now[:, k]]) / (self.rows[k - 1][now[:, k - 1]] + prior)
-            out = out - q.log()
+            a, b, prior, d = now[:, k - 1], now[:, k], self.lam * self.bins, self.discount
+            back = self.marginal[k, b]
+            den = self.rows[k - 1][a] + prior
+            num = (self.pairs[k - 1][a, b] - d).clamp(min=0) + (d * self.seen[k - 1][a] + prior) * back
+            out = out - torch.where(den > 0, num / den.clamp(min=1e-300), back).log()
         return out.float()
 
 @torch.no_grad()
@@ -221,17 +238,21 @@ def _mm_entropies(counts: torch.Tensor) -> torch.Tensor:
     return -(p * p.clamp(min=1e-300).log()).sum(-1) + ((counts > 0).sum(-1) - 1) / (2 * n[..., 0])
 
 COUNT_LAMBDAS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+COUNT_DISCOUNTS = (0.25, 0.5, 0.75, 0.9, 0.97)
 
 def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15):
-    """Of the network (`fit_frame_model`) and `CountChain` at each of `COUNT_LAMBDAS`, the one with the lowest NLL on the
-    clips the network holds out to stop (the same split); the counts are then taken over all of `codes`."""
+    """Of the network (`fit_frame_model`) and `CountChain` smoothed by each of `COUNT_LAMBDAS` (added counts) and
+    `COUNT_DISCOUNTS` (absolute discounting), the one with the lowest NLL on the clips the network holds out to stop
+    (the same split); the counts are then taken over all of `codes`."""
     net = fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
     order = torch.randperm(codes.shape[0], generator=torch.Generator().manual_seed(seed))     # fit_frame_model's split
     n_hold = max(1, round(valid_fraction * codes.shape[0]))
     fit, hold = codes[order[n_hold:]], codes[order[:n_hold]]
-    scores = {lam: float(_scored(CountChain(fit, bins, lam), hold).mean()) for lam in COUNT_LAMBDAS}
-    lam = min(scores, key=scores.get)
-    return CountChain(codes, bins, lam) if scores[lam] < float(_scored(net, hold).mean()) else net
+    counted = CountChain(fit, bins)
+    grid = [(lam, 0.0) for lam in COUNT_LAMBDAS] + [(0.0, d) for d in COUNT_DISCOUNTS]
+    scores = {s: float(_scored(counted.smoothed(*s), hold).mean()) for s in grid}
+    best = min(scores, key=scores.get)
+    return CountChain(codes, bins, *best) if scores[best] < float(_scored(net, hold).mean()) else net
 
 def _fit_pair(codes, bins, past, seed, fit_kw) -> dict:
     "The autoregressive model (True), and with `past`, the product model (False) that starts it."
@@ -307,19 +328,20 @@ def chain_total_correlation(K: int, bins: int, alpha: float) -> float:
 
 def tc_accuracy(configs, K: int = 4, T: int = 100, alpha: float = 0.5, seed: int = 0, path=None) -> list[dict]:
     """The model-based and the plug-in total correlation against the truth on `chain_codes`, for `configs` of
-    (bins, frames); rows written to `path` (JSON) when given."""
+    (bins, frames) or (bins, frames, folds) (cross-fitting folds, 2 by default); rows written to `path` (JSON) when given."""
     import json, time
     from pathlib import Path
     rows = []
-    for bins, frames in configs:
+    for bins, frames, *more in configs:
+        folds = more[0] if more else 2
         codes = chain_codes(frames // T, T, K, bins, alpha, seed)
         t0 = time.perf_counter()
-        m = model_total_correlation(codes, bins, seed=seed)
-        rows.append(dict(bins=bins, frames=frames, alpha=alpha, truth=chain_total_correlation(K, bins, alpha),
+        m = model_total_correlation(codes, bins, folds=folds, seed=seed)
+        rows.append(dict(bins=bins, frames=frames, folds=folds, alpha=alpha, truth=chain_total_correlation(K, bins, alpha),
                          plugin=total_correlation(codes, bins, warn=False)['tc'], model=m['tc'], low=m['low'], high=m['high'],
                          seconds=round(time.perf_counter() - t0, 1)))
         r = rows[-1]
-        print(f"{K} x {bins:4d}, {frames:8d} frames: truth {r['truth']:.3f}  plug-in {r['plugin']:.3f}  "
+        print(f"{K} x {bins:4d}, {frames:8d} frames, {folds} folds: truth {r['truth']:.3f}  plug-in {r['plugin']:.3f}  "
               f"model {r['model']:.3f} [{r['low']:.3f}, {r['high']:.3f}]  ({r['seconds']} s)", flush=True)
         if path: Path(path).write_text(json.dumps(rows, indent=1))
     return rows

@@ -66,3 +66,37 @@ def test_corpus_refuses_a_folder_that_is_not_a_corpus(tmp_path):
     r = run_cli('corpus', '--out', tmp_path, *TINY)
     assert r.returncode == 2 and 'not a corpus folder' in r.stderr
     assert (tmp_path / 'notes.txt').read_text() == 'mine' and not (tmp_path / 'audio').exists()
+
+def _fake_soundtracks(root: Path):
+    "Every soundtrack package's music folder under `root`, one short tone in each, and a corrupt file in the first."
+    import numpy as np, soundfile as sf
+    from mmd_music.corpus import SOUNDTRACKS
+    tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(44100 * 5) / 44100)
+    for i, st in enumerate(SOUNDTRACKS):
+        folder = root / st.folders[-1].replace('*', 'egypt')
+        folder.mkdir(parents=True)
+        sf.write(folder / f'track_{i}.ogg', tone, 44100, format='OGG', subtype='VORBIS')
+    (root / SOUNDTRACKS[0].folders[0] / 'broken.ogg').write_bytes(b'OggS' + bytes(1000))
+    return len(SOUNDTRACKS)
+
+def test_corpus_debian_indexes_installed_soundtracks(tmp_path):
+    n = _fake_soundtracks(tmp_path / 'root')
+    r = run_cli('corpus', '--source', 'debian', '--root', tmp_path / 'root', '--no-install', '--out', tmp_path / 'debian', '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert f'files: {n}' in r.stdout and "skipped: 1 {'unreadable': 1}" in r.stdout and 'wesnoth-1.16-music 1 files' in r.stdout
+    rows = [json.loads(l) for l in (tmp_path / 'debian' / 'manifest.jsonl').read_text().splitlines()]
+    assert {x['package'] for x in rows} == {'wesnoth-1.16-music', 'widelands-data', 'hedgewars-data', 'colobot-common-sounds',
+                                            'freedroidrpg-data', 'megaglest-data'}
+    assert all(Path(x['path']).is_absolute() and x['text'] and x['split_key'].startswith('usr/share/') for x in rows)
+    # mixed: the rendered corpus, the soundtracks, one manifest over both
+    r = run_cli('corpus', '--source', 'mixed', '--root', tmp_path / 'root', '--no-install', '--out', tmp_path / 'mixed', *TINY)
+    assert r.returncode == 0, r.stderr
+    mixed = [json.loads(l) for l in (tmp_path / 'mixed' / 'manifest.jsonl').read_text().splitlines()]
+    rendered = (tmp_path / 'mixed' / 'rendered' / 'manifest.jsonl').read_text().splitlines()
+    assert len(mixed) == len(rendered) + n and all(Path(x['path']).exists() for x in mixed)
+
+def test_corpus_debian_without_the_packages_says_what_to_install(tmp_path):
+    r = run_cli('corpus', '--source', 'debian', '--root', tmp_path, '--no-install', '--out', tmp_path / 'debian', '--quiet')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    assert 'apt-get install --no-install-recommends wesnoth-1.16-music widelands-data' in r.stderr
+    assert not (tmp_path / 'debian').exists()

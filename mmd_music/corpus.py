@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/corpus.html.md"""
 
 # %% ../nbs/00b_corpus.ipynb #b36ddfa6
 from __future__ import annotations
-import json, math, os, re, shutil, signal, subprocess, tempfile, threading, time, warnings
+import hashlib, json, math, os, re, shutil, signal, subprocess, tempfile, threading, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict, field
 from multiprocessing import get_context
@@ -403,20 +403,22 @@ def install_soundtracks(packages: list[str]):
         if r.returncode: raise CorpusError(f"`{' '.join(cmd)}` failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
 
 def _probe_track(args) -> tuple[str, dict | None, tuple | None]:
-    "Decode a whole file in blocks: its length, rate, channels and loudness, or why it cannot be used."
+    """Decode a whole file in blocks: its length, rate, channels, loudness (mean power over channels) and a hash of
+    its bytes, or why it cannot be used."""
     path, min_seconds, silence_db = args
     try:
+        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
         with sf.SoundFile(path) as f:
             sr, ch, frames, power = f.samplerate, f.channels, 0, 0.0
             for block in f.blocks(blocksize=1 << 20, dtype='float32', always_2d=True):
                 if not np.isfinite(block).all(): return path, None, ('non-finite', 'NaN or inf samples')
-                frames += len(block); power += float(np.square(block.mean(1), dtype=np.float64).sum())
+                frames += len(block); power += float(np.square(block, dtype=np.float64).mean(1).sum())
     except Exception as e: return path, None, ('unreadable', f"{type(e).__name__}: {e}")
     seconds = frames / sr
     if seconds < min_seconds: return path, None, ('short', f"{seconds:.1f} s")
-    rms_db = 10 * math.log10(max(power / max(frames, 1), 1e-20))
-    if rms_db < silence_db: return path, None, ('silent', f"RMS {rms_db:.1f} dBFS")
-    return path, dict(duration=round(seconds, 3), sample_rate=sr, channels=ch, rms_db=round(rms_db, 1)), None
+    loudness = 10 * math.log10(max(power / max(frames, 1), 1e-20))
+    if loudness < silence_db: return path, None, ('silent', f"RMS {loudness:.1f} dBFS")
+    return path, dict(duration=round(seconds, 3), sample_rate=sr, channels=ch, rms_db=round(loudness, 1), sha1=digest), None
 
 def soundtrack_stats(rows: list[dict], skipped: Counter | None = None) -> dict:
     "Statistics of a soundtrack manifest: files and hours in all, per package and per genre; files skipped, by reason."
@@ -433,29 +435,34 @@ def build_soundtrack_corpus(out, soundtracks=SOUNDTRACKS, root='/', install: boo
                             silence_db: float = -50.0, workers: int | None = None, force: bool = False, progress: bool = True) -> dict:
     """Index the music of Debian's game-soundtrack packages into `out` (manifest.jsonl + corpus.json; the audio stays where
     the packages put it and is resampled when loaded). Packages missing under `root` are installed first when `install`
-    and this is `/` (apt-get, as root), otherwise a CorpusError says what to install. Every file is decoded once: unreadable,
-    non-finite, short and silent files are skipped and counted. Returns corpus.json's content."""
+    and this is `/` (apt-get, as root; a CorpusError says what to run where that cannot be done); packages still missing
+    are left out with a warning, and none found at all is an error. Every file is decoded once: unreadable, non-finite,
+    short and silent files, and second copies of a file already indexed, are skipped and counted. A file's split key is
+    the hash of its bytes, so its split survives a change of path or package version. Returns corpus.json's content."""
     out, root = Path(out), Path(root)
-    config = dict(source='debian', packages=[s.package for s in soundtracks], root=str(root), min_seconds=min_seconds, silence_db=silence_db)
+    config = dict(source='debian', packages=[s.package for s in soundtracks], root=str(root), min_seconds=min_seconds,
+                  silence_db=silence_db, split_key='sha1')
     if (old := _reused_corpus(out, config, force)) is not None: return old
     missing = [s.package for s in soundtracks if not soundtrack_folders(s, root)]
-    if missing:
-        if not install or root.resolve() != Path('/'):
-            raise CorpusError(f"no music folders of {' '.join(missing)} under {root}: install the packages "
-                              f"(`sudo apt-get install --no-install-recommends {' '.join(missing)}`) or pass the folder they are copied to")
+    if missing and install and root.resolve() == Path('/'):
         install_soundtracks(missing)
-        if still := [s.package for s in soundtracks if not soundtrack_folders(s, root)]:
-            raise CorpusError(f"installed {' '.join(missing)}, but found no music folders of {' '.join(still)} under {root}")
+        missing = [s.package for s in soundtracks if not soundtrack_folders(s, root)]
+    how = f"install them (`sudo apt-get install --no-install-recommends {' '.join(missing)}`) or pass the folder they are copied to"
+    if len(missing) == len(soundtracks): raise CorpusError(f"no music folders of {' '.join(missing)} under {root}: {how}")
+    if missing: warnings.warn(f"left out {' '.join(missing)}: no music folders under {root}; {how}")
     t0 = time.time()
     files = [(s, p) for s in soundtracks for folder in soundtrack_folders(s, root) for p in _walk_audio(folder)]
+    seen = {}
     rows, skipped, examples = [], Counter(), []
     with get_context('fork').Pool(workers or max(1, min(os.cpu_count() or 1, 8))) as pool:
         probes = pool.imap(_probe_track, [(str(p), min_seconds, silence_db) for _, p in files], chunksize=1)
         for (st, p), (_, info, skip) in tqdm(zip(files, probes), total=len(files), desc='decoding', unit='file', disable=not progress):
+            if not skip and info['sha1'] in seen: skip = ('duplicate', f"same bytes as {seen[info['sha1']]}")
             if skip: skipped[skip[0]] += 1; examples.append(f"{p}: {skip[0]} ({skip[1]})"); continue
+            seen[info['sha1']] = p
             title = track_title(p)
             rows.append(dict(path=str(p.resolve()), **info, package=st.package, game=st.game, genre=st.genre, title=title,
-                             source=f"debian:{st.package}", split_key=p.relative_to(root).as_posix(),
+                             source=f"debian:{st.package}", split_key=f"sha1:{info['sha1']}",
                              text=soundtrack_caption(title, st.game, st.genre)))
     if not rows: raise CorpusError(f"none of the {len(files)} music files of {' '.join(config['packages'])} could be used: {examples[:3]}")
     out.mkdir(parents=True, exist_ok=True)
@@ -468,20 +475,33 @@ def build_soundtrack_corpus(out, soundtracks=SOUNDTRACKS, root='/', install: boo
 def mix_corpora(out, sources, force: bool = False) -> dict:
     """One manifest over several corpora (`sources`: corpus folders or their manifests), written to `out`. Each row keeps
     its metadata, gets an absolute path, and keeps its split key (the path relative to its own corpus, or the key it
-    carries), so a file falls in the same split in the mix as in its own corpus. Returns corpus.json's content."""
+    carries), so a file falls in the same split in the mix as in its own corpus. A source rebuilt since the mix was
+    written makes it stale (the mix records a hash of each source manifest). Returns corpus.json's content."""
     out = Path(out)
     manifests = [Path(s) / 'manifest.jsonl' if Path(s).is_dir() else Path(s) for s in sources]
-    config = dict(source='mixed', sources=[str(m.resolve()) for m in manifests])
+    for m in manifests:
+        if not m.exists(): raise CorpusError(f"{m}: no manifest (build that corpus first)")
+        if m.parent.resolve() == out.resolve(): raise CorpusError(f"{out} is one of the corpora to mix; write the mix to another folder")
+    config = dict(source='mixed', sources=[str(m.resolve()) for m in manifests],
+                  manifests_sha1=[hashlib.sha1(m.read_bytes()).hexdigest() for m in manifests])
     inside = [m.parent.name for m in manifests if m.parent.resolve().parent == out.resolve()]   # corpora built in `out`
     if (old := _reused_corpus(out, config, force, ('manifest.jsonl', *inside))) is not None: return old
     rows, parts = [], {}
     for m in manifests:
-        if not m.exists(): raise CorpusError(f"{m}: no manifest (build that corpus first)")
-        got = [json.loads(l) for l in m.read_text(encoding='utf-8').splitlines() if l.strip()]
+        got = []
+        for n, line in enumerate(m.read_text(encoding='utf-8').splitlines(), 1):
+            if not line.strip(): continue
+            try: r = json.loads(line)
+            except json.JSONDecodeError as e: raise CorpusError(f"{m}: line {n} is not valid JSON ({e.msg})") from None
+            if not isinstance(r, dict) or 'path' not in r or 'duration' not in r:
+                raise CorpusError(f"{m}: line {n} needs 'path' and 'duration' fields")
+            got.append(r)
         for r in got:
             p = Path(r['path'])
-            rows.append(r | dict(path=str(p if p.is_absolute() else (m.parent / p).resolve()),
-                                 split_key=r.get('split_key', p.as_posix()), corpus=str(m.parent)))
+            path = p if p.is_absolute() else m.parent / p
+            try: key = path.resolve().relative_to(m.parent.resolve()).as_posix()    # the key index_audio gives it there
+            except ValueError: key = path.as_posix()
+            rows.append(r | dict(path=str(path.resolve()), split_key=r.get('split_key', key), corpus=str(m.parent)))
         parts[str(m.parent)] = dict(files=len(got), hours=round(sum(r['duration'] for r in got) / 3600, 3))
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / 'manifest.jsonl', ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))

@@ -14,8 +14,9 @@ from .mmd import MultiScaleGaussian, _gram_terms, as_clips, check_rows, clip_pro
 
 # %% auto #0
 __all__ = ['COUNT_LAMBDAS', 'COUNT_DISCOUNTS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap',
-           'FrameModel', 'frame_rows', 'fit_frame_model', 'CountChain', 'model_total_correlation', 'chain_codes',
-           'chain_total_correlation', 'tc_accuracy', 'gaussian_total_correlation', 'repair_clips', 'independence_test']
+           't_quantile', 'FrameModel', 'frame_rows', 'fit_frame_model', 'CountChain', 'model_total_correlation',
+           'chain_codes', 'chain_total_correlation', 'tc_accuracy', 'gaussian_total_correlation', 'repair_clips',
+           'independence_test']
 
 # %% ../nbs/05_dependence.ipynb #cedbff47
 def _check_codes(codes: torch.Tensor):
@@ -90,6 +91,21 @@ def bootstrap(codes: torch.Tensor, stat, n_boot: int = 200, level: float = 0.95,
     vals = torch.tensor([stat(codes[torch.randint(0, B, (B,), generator=g)]) for _ in range(n_boot)])
     lo, hi = torch.quantile(vals, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=vals.dtype)).tolist()
     return dict(estimate=stat(codes), low=lo, high=hi, level=level, n_boot=n_boot)
+
+# %% ../nbs/05_dependence.ipynb #d2af5e16
+def t_quantile(p: float, df: float) -> float:
+    """The `p` quantile (0.5 <= p < 1) of Student's t with `df` degrees of freedom, by integrating its density on a
+    grid x = sinh(u) (fine near 0, reaching the heavy tails) and interpolating the cumulative integral."""
+    if not 0.5 <= p < 1 or not df > 0: raise ValueError(f"need 0.5 <= p < 1 and df > 0, got p={p}, df={df}")
+    u = torch.linspace(0, 12, 120_001, dtype=torch.float64)
+    x = torch.sinh(u)
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    f = torch.exp(log_c - (df + 1) / 2 * torch.log1p(x * x / df)) * torch.cosh(u)          # density in u
+    cum = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum((f[1:] + f[:-1]) / 2 * (u[1] - u[0]), 0)])
+    i = int(torch.searchsorted(cum, torch.tensor([p - 0.5], dtype=torch.float64)))
+    if i >= len(u): raise ValueError(f"the {p} quantile of t({df}) lies beyond {float(x[-1]):.3g}")
+    w = (p - 0.5 - cum[i - 1]) / (cum[i] - cum[i - 1]) if i else torch.tensor(0.0, dtype=torch.float64)
+    return float(torch.sinh(u[i - 1] + w * (u[1] - u[0]))) if i else 0.0
 
 # %% ../nbs/05_dependence.ipynb #f1a2b3c5
 class FrameModel(torch.nn.Module):
@@ -194,7 +210,8 @@ class CountChain:
     of codes seen after `a` (after a code never seen: its marginal). Discounting keeps a sharp map seen a few times sharp:
     the pair seen often keeps nearly all its count, the pairs seen once give most of theirs back to the marginal.
     Where each codebook leans on the one before it (residual stages), counts need no fitting and beat a small network
-    at few frames per code. `smoothed` gives the same counts with other smoothing, for choosing it on held-out clips."""
+    at few frames per code. `smoothed` gives the same counts with other smoothing, for choosing it on held-out clips
+    (built with `lam = discount = 0`, it is the raw count estimate, zero for pairs never seen)."""
     def __init__(self, codes: torch.Tensor, bins: int, lam: float = 0.0, discount: float = 0.0):
         now = frame_rows(codes)[0]
         K = now.shape[1]
@@ -254,6 +271,10 @@ def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15):
     best = min(scores, key=scores.get)
     return CountChain(codes, bins, *best) if scores[best] < float(_scored(net, hold).mean()) else net
 
+def _described(model) -> str:
+    "What a fitted joint model is, for the record."
+    return f"counts (lam {model.lam:g}, discount {model.discount:g})" if isinstance(model, CountChain) else 'network'
+
 def _fit_pair(codes, bins, past, seed, fit_kw) -> dict:
     "The autoregressive model (True), and with `past`, the product model (False) that starts it."
     if past == 0: return {True: _best_joint_model(codes, bins, seed, fit_kw)}
@@ -261,7 +282,8 @@ def _fit_pair(codes, bins, past, seed, fit_kw) -> dict:
     return {False: product, True: fit_frame_model(codes, bins, past, True, seed=seed, start=product, **fit_kw)}
 
 def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: int = 0, fit_codes: torch.Tensor | None = None,
-                            folds: int = 2, n_groups: int = 20, level: float = 0.95, seed: int = 0, **fit_kw) -> dict:
+                            folds: int = 2, n_groups: int = 20, level: float = 0.95, seed: int = 0, groups: torch.Tensor | None = None,
+                            **fit_kw) -> dict:
     """Total correlation (nats) of the K codebooks of `codes` `[B, K, T]`, by a model: the Miller–Madow marginal entropies
     minus the held-out cross-entropy of a model of one frame's codes (an autoregressive `FrameModel` or a `CountChain`,
     whichever scores better on held-out clips of the fitting data), a lower bound on the
@@ -270,23 +292,34 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
     the total correlation given the `past` previous frames: held-out NLL of the product of per-codebook models minus
     that of the autoregressive model, both given the past (what the factorisation gap measures; the autoregressive model starts from the fitted product model, so on
     held-out clips it only adds what the frame's own codes explain). The interval comes
-    from a grouped jackknife over the scored clips (`n_groups` groups): it covers which clips were scored, not the
-    model's own fitting noise."""
+    from a grouped jackknife over the scored clips, given the fitted models (they are not refitted): `groups` (one id per
+    clip) leaves out together the clips that are not independent, such as the clips of one recording; without it,
+    `n_groups` random groups. It covers which clips were scored, not the models' fitting noise. The leave-group-out
+    values are returned under 'jackknife' and the models used under 'models': two codecs measured on the same clips
+    with the same groups can be compared pair-wise."""
     _check_codes(codes)
     B, K, T = codes.shape
     bins = bins or int(codes.max()) + 1
     if fit_codes is None and B < 2 * folds: raise ValueError(f"cross-fitting over {folds} folds needs at least {2 * folds} clips, got {B}")
     kinds = (True,) if past == 0 else (True, False)
+    if groups is None: groups = torch.randperm(B, generator=torch.Generator().manual_seed(seed + 1)) % min(B, n_groups)
+    else:
+        groups = torch.as_tensor(groups)
+        if groups.shape != (B,): raise ValueError(f"groups must hold one id per clip ({B} clips), got shape {tuple(groups.shape)}")
+        groups = torch.unique(groups, return_inverse=True)[1]
     nll = {a: torch.zeros(B, T - past, dtype=torch.float64) for a in kinds}
+    models = []
     if fit_codes is not None:
         fitted = _fit_pair(fit_codes, bins, past, seed, fit_kw)
         for a in kinds: nll[a] = _scored(fitted[a], codes)
+        models.append(_described(fitted[True]))
     else:
         parts = torch.randperm(B, generator=torch.Generator().manual_seed(seed)).chunk(folds)
         for i, held in enumerate(parts):
             rest = torch.cat([p for j, p in enumerate(parts) if j != i])
             fitted = _fit_pair(codes[rest], bins, past, seed + i, fit_kw)
             for a in kinds: nll[a][held] = _scored(fitted[a], codes[held])
+            models.append(_described(fitted[True]))
     cell = (torch.arange(B)[:, None, None] * K + torch.arange(K)[None, :, None]) * bins + codes[:, :, past:]   # (clip, codebook, code)
     counts = torch.bincount(cell.reshape(-1), minlength=B * K * bins).view(B, K, bins).double()
     per_clip = {a: v.sum(1) for a, v in nll.items()}                     # summed NLL per clip [B]
@@ -296,13 +329,12 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
         return float((per_clip[False][keep] - per_clip[True][keep]).sum() / n)
     tc = tc_of(torch.ones(B, dtype=torch.bool))
     # grouped jackknife over clips (resampling clips with replacement would repeat codes and bias entropies down)
-    groups = torch.randperm(B, generator=torch.Generator().manual_seed(seed + 1)) % min(B, n_groups)
     G = int(groups.max()) + 1
-    loo = torch.tensor([tc_of(groups != j) for j in range(G)], dtype=torch.float64)
-    se = float(((G - 1) / G * (loo - loo.mean()).pow(2).sum()).sqrt())
-    z = float(torch.distributions.Normal(0., 1.).icdf(torch.tensor((1 + level) / 2)))
+    loo = torch.tensor([tc_of(groups != j) for j in range(G)], dtype=torch.float64) if G > 1 else torch.zeros(0, dtype=torch.float64)
+    se = float(((G - 1) / G * (loo - loo.mean()).pow(2).sum()).sqrt()) if G > 1 else math.nan
+    z = t_quantile((1 + level) / 2, G - 1) if G > 1 else math.nan     # a jackknife over G groups has G - 1 degrees of freedom
     out = dict(tc=tc, low=tc - z * se, high=tc + z * se, se=se, level=level, frames=B * (T - past), past=past,
-               cross_entropy=float(nll[True].mean()))
+               cross_entropy=float(nll[True].mean()), jackknife=loo.tolist(), groups=G, models=models)
     if past == 0: out['marginal_entropies'] = float(_mm_entropies(counts.sum(0)).sum())
     else: out['cross_entropy_product'] = float(nll[False].mean())
     return out

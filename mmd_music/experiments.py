@@ -9,14 +9,17 @@ from __future__ import annotations
 import json, math
 from pathlib import Path
 
+import torch
+
 from .audio import AudioClips
 from .checkpoint import latest_checkpoint, load_checkpoint
 from .codec import load_codec
+from .dependence import t_quantile
 from .train import evaluate_codec, train_codec, train_config
 
 # %% auto #0
-__all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'independence_experiment', 'results_table', 'comparison',
-           'comparison_report', 'plot_comparison']
+__all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'independence_experiment', 'paired_change', 'results_table',
+           'comparison', 'comparison_report', 'plot_comparison']
 
 # %% ../nbs/12_experiments.ipynb #b4db8f1d
 def _run_done(run: Path, steps: int) -> bool:
@@ -43,13 +46,16 @@ def _evaluate(run: Path, cfg, split: str, max_clips: int | None) -> dict:
     return res
 
 def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: str = 'cpu', seed: int = 0,
-                            mel_tolerance: float = 0.10, eval_clips: int | None = None, progress: bool = True, **overrides) -> dict:
-    """Train no-MMD / MMD / MMD-delay codecs (a run per candidate weight), choose each weight on the valid split,
-    report the test split. Resumable: finished runs and evaluations are reused. Returns the results dict."""
+                            mel_tolerance: float = 0.10, eval_clips: int | None = None, progress: bool = True,
+                            variants=('mmd', 'mmd_delay'), **overrides) -> dict:
+    """Train no-MMD / MMD / MMD-delay codecs (a run per candidate weight; `variants` picks the MMD ones), choose each
+    weight on the valid split, report the test split. Resumable: finished runs and evaluations are reused. Returns the
+    results dict."""
+    patterns = dict(mmd='parallel', mmd_delay='delay')
+    if bad := [v for v in variants if v not in patterns]: raise ValueError(f"unknown variants {bad}; choose from {list(patterns)}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     base = dict(steps=steps, seed=seed, **overrides)
-    runs = {'none': {}} | {f'{v}_w{w:g}': dict(mmd_weight=float(w), mmd_pattern=p)
-                            for v, p in (('mmd', 'parallel'), ('mmd_delay', 'delay')) for w in weights}
+    runs = {'none': {}} | {f'{v}_w{w:g}': dict(mmd_weight=float(w), mmd_pattern=patterns[v]) for v in variants for w in weights}
     cfgs = {}
     for name, extra in runs.items():
         cfgs[name] = train_config(preset, **base, **extra)
@@ -57,48 +63,85 @@ def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: 
     valid = {name: _evaluate(out / name, cfgs[name], 'valid', eval_clips) for name in runs}
     mel0 = valid['none']['mel_distance']
     chosen, notes = {}, {}
-    for variant, key in (('mmd', 'total_correlation'), ('mmd_delay', 'total_correlation_delay')):
+    for variant in variants:
+        key = 'total_correlation_delay' if variant == 'mmd_delay' else 'total_correlation'   # the grouping its LM factorises over
         cands = [n for n in runs if n.startswith(variant + '_w')]
         ok = [n for n in cands if valid[n]['mel_distance'] <= (1 + mel_tolerance) * mel0]
         chosen[variant] = min(ok, key=lambda n: valid[n][key]) if ok else min(cands, key=lambda n: valid[n]['mel_distance'])
         notes[variant] = 'within the mel tolerance' if ok else f'no weight kept mel distance within {mel_tolerance:.0%}: the closest'
     test = {v: _evaluate(out / n, cfgs[n], 'test', eval_clips) for v, n in [('none', 'none')] + list(chosen.items())}
-    result = dict(preset=preset, steps=steps, seed=seed, weights=list(weights), mel_tolerance=mel_tolerance, overrides=overrides,
+    result = dict(preset=preset, steps=steps, seed=seed, weights=list(weights), variants=list(variants), mel_tolerance=mel_tolerance, overrides=overrides,
                   chosen={v: dict(run=n, weight=runs[n]['mmd_weight'], note=notes[v]) for v, n in chosen.items()},
                   valid={n: _summary(r) for n, r in valid.items()}, test={v: _summary(r) for v, r in test.items()})
-    for v in ('mmd', 'mmd_delay'):
+    for v in variants:
         t, b = result['test'][v], result['test']['none']
         change = lambda key: t[key] / b[key] - 1 if b[key] and b[key] > 0 else None   # a ratio to a TC near 0 means nothing
         result['test'][v]['tc_change'], result['test'][v]['tc_delay_change'] = change('total_correlation'), change('total_correlation_delay')
         result['test'][v]['mel_change'] = t['mel_distance'] / b['mel_distance'] - 1
+        result['test'][v]['paired'] = paired_change(test[v], test['none'])
     (out / 'results.json').write_text(json.dumps(result, indent=1))
     (out / 'results.md').write_text(results_table(result))
     return result
+
+def paired_change(a: dict, b: dict, level: float = 0.95) -> dict:
+    """Differences a - b of two codecs' `evaluate_codec` results on the same clips, each with a `level` interval: SI-SNR,
+    mel distance and the model total correlation (plain and delay-grouped), each interval a jackknife that leaves out
+    one file at a time (the clips of one recording are not independent), t with files - 1 degrees of freedom. The
+    groups hold the same clips for both codecs, so the pairing removes what the clips share. The intervals cover which
+    recordings were tested, given the fitted models; not training noise: with one run per arm, another seed may move a
+    codec by more. Each codec's TC is a lower bound from its own best model ('total_correlation_models')."""
+    if a.get('clips_key') is None or a.get('clips_key') != b.get('clips_key'):
+        raise ValueError("paired differences need both codecs measured on the same clips (their clips_key differ or is missing)")
+    group = torch.tensor(a['clip_file'])
+    G = int(group.max()) + 1
+    t = t_quantile((1 + level) / 2, G - 1) if G > 1 else math.nan
+    def interval(diff, loo):
+        half = t * math.sqrt((G - 1) / G * float((loo - loo.mean()).pow(2).sum())) if G > 1 else math.nan
+        return dict(diff=diff, low=diff - half, high=diff + half, files=G)
+    out = {}
+    for key in ('si_snr', 'mel_distance'):
+        d = torch.tensor(a[key + '_per_clip'], dtype=torch.float64) - torch.tensor(b[key + '_per_clip'], dtype=torch.float64)
+        loo = torch.stack([d[group != j].mean() for j in range(G)]) if G > 1 else d[:0]
+        out[key] = interval(float(d.mean()), loo)
+    for s in ('', '_delay'):
+        ja, jb = a.get('total_correlation_jackknife' + s), b.get('total_correlation_jackknife' + s)
+        if ja is None or jb is None or len(ja) != G or len(jb) != G: continue
+        out['total_correlation' + s] = interval(a['total_correlation' + s] - b['total_correlation' + s],
+                                                torch.tensor(ja, dtype=torch.float64) - torch.tensor(jb, dtype=torch.float64))
+    return out
 
 def _summary(r: dict) -> dict:
     keys = ('total_correlation', 'total_correlation_low', 'total_correlation_high', 'total_correlation_plugin', 'tc_joint_coverage',
             'total_correlation_delay', 'total_correlation_low_delay', 'total_correlation_high_delay', 'total_correlation_plugin_delay',
             'tc_joint_coverage_delay', 'mean_pairwise_mi', 'mean_pairwise_mi_excess', 'mean_pairwise_mi_delay', 'mean_pairwise_mi_excess_delay',
-            'gaussian_tc_residuals', 'si_snr', 'mel_distance', 'usage', 'clips')
+            'gaussian_tc_residuals', 'si_snr', 'mel_distance', 'usage', 'clips', 'files', 'total_correlation_models',
+            'total_correlation_models_delay')
     return {k: r.get(k) for k in keys}
 
 def results_table(result: dict) -> str:
     "The test-split table of `independence_experiment` as markdown."
-    rows = ["| codec | weight | TC (model) [95%] | TC delay-grouped [95%] | plug-in TC (coverage) | mean pairwise MI excess | Gaussian TC residuals | SI-SNR dB | mel distance | usage |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = ["| codec | weight | TC (model) [95%] | TC delay-grouped [95%] | TC - none [95%] | TC delay-grouped - none [95%] | plug-in TC (coverage) | "
+            "mean pairwise MI excess | Gaussian TC residuals | SI-SNR dB | mel distance | mel - none [95%] | usage |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for v, r in result['test'].items():
         w = result['chosen'][v]['weight'] if v in result['chosen'] else 0
         ch = lambda k: f" ({r[k]:+.0%})" if r.get(k) is not None else ''
         f = lambda k, spec: '—' if r.get(k) is None else format(r[k], spec)     # e.g. no Gaussian TC on too few frames
         ci = lambda s: f" [{f('total_correlation_low' + s, '.3f')}, {f('total_correlation_high' + s, '.3f')}]"
+        def vs_none(key, spec):   # the paired difference to the codec without the loss, with its interval over test clips
+            d = r.get('paired', {}).get(key)
+            return '—' if d is None else f"{d['diff']:{spec}} [{d['low']:{spec}}, {d['high']:{spec}}]"
         rows.append(f"| {v} | {w:g} | {f('total_correlation', '.3f')}{ch('tc_change')}{ci('')} | "
                     f"{f('total_correlation_delay', '.3f')}{ch('tc_delay_change')}{ci('_delay')} | "
+                    f"{vs_none('total_correlation', '+.3f')} | {vs_none('total_correlation_delay', '+.3f')} | "
                     f"{f('total_correlation_plugin', '.3f')} ({f('tc_joint_coverage', '.2f')}) | "
                     f"{f('mean_pairwise_mi_excess', '.3f')} | {f('gaussian_tc_residuals', '.1f')} | {f('si_snr', '.2f')} | "
-                    f"{f('mel_distance', '.3f')}{ch('mel_change')} | {' '.join(f'{u:.2f}' for u in r['usage'])} |")
+                    f"{f('mel_distance', '.3f')}{ch('mel_change')} | {vs_none('mel_distance', '+.3f')} | {' '.join(f'{u:.2f}' for u in r['usage'])} |")
     notes = '; '.join(v + ': ' + c['note'] for v, c in result['chosen'].items())
     rows.append(f"\nTest split, {result['test']['none']['clips']} clips; preset {result['preset']}, {result['steps']} steps, seed "
-                f"{result['seed']}; weights tried {result['weights']}, chosen on the valid split ({notes}).")
+                f"{result['seed']}; weights tried {result['weights']}, chosen on the valid split ({notes}). "
+                "Differences to the codec without the loss are paired on the test clips; their 95% intervals leave out one "
+                "recording at a time and cover which recordings were tested, not training noise (one training run per codec).")
     return '\n'.join(rows) + '\n'
 
 # %% ../nbs/12_experiments.ipynb #e84d0a40

@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/train.html.md"""
 
 # %% ../nbs/09_train.ipynb #84becf35
 from __future__ import annotations
-import json, math, os, shutil, sys, time, warnings
+import hashlib, json, math, os, shutil, sys, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -183,13 +183,16 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
     mel = MelDistance(codec.config.sample_rate).to(device)
     idx = _spread(len(clips), max_clips)
     acc = {k: [] for k in ('snr', 'mel', 'codes', 'inputs', 'residuals')}
+    where = []    # (file, offset in s) of each clip
     for i in range(0, len(idx), batch_size):
-        wav = torch.stack([clips[j]['wav'] for j in idx[i:i + batch_size]]).to(device)
+        items = [clips[j] for j in idx[i:i + batch_size]]
+        where += [(it.get('path', ''), float(it.get('offset', 0.0))) for it in items]
+        wav = torch.stack([it['wav'] for it in items]).to(device)
         out = codec(wav)
         acc['snr'].append(si_snr(out.wav_hat, wav)); acc['mel'].append(mel(out.wav_hat, wav)); acc['codes'].append(out.codes.cpu())
         if streams: acc['inputs'].append(out.inputs.cpu()); acc['residuals'].append(out.residuals.cpu())
     codec.train(was)
-    return {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx))
+    return {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx), where=where)
 
 def _recon_metrics(p: dict, bins: int) -> dict:
     from mmd_music.quantize import code_stats
@@ -392,6 +395,13 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
     from mmd_music.mmd import delay_layout, group_rows
     p = _eval_pass(codec, clips, device, batch_size, max_clips, streams=True)
     res, codes = _recon_metrics(p, codec.config.bins), p['codes']
+    # for paired comparisons: per-clip figures, each clip's file (clips of one file are not independent: intervals
+    # leave whole files out), and a key of the clips measured
+    files = sorted({f for f, _ in p['where']})
+    group = torch.tensor([files.index(f) for f, _ in p['where']])
+    res.update(si_snr_per_clip=[round(float(v), 4) for v in p['snr']], mel_distance_per_clip=[round(float(v), 5) for v in p['mel']],
+               clip_file=group.tolist(), files=len(files),
+               clips_key=hashlib.sha1('|'.join(f"{f}@{o:.3f}" for f, o in p['where']).encode()).hexdigest())
     K, T = codes.shape[1:]
     bins, pairs = codec.config.bins, [(k, l) for k in range(K) for l in range(k + 1, K)]
     off = lambda m: sum(float(m[k, l]) for k, l in pairs) / len(pairs)
@@ -403,8 +413,9 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
         if len(c) >= 2:
             excess = mi - pairwise_mi_null(c, bins)
             out |= {f'pairwise_mi_excess{suffix}': table(excess), f'mean_pairwise_mi_excess{suffix}': off(excess)}
-        m = model_total_correlation(c, bins) if len(c) >= 4 else dict(tc=math.nan, low=math.nan, high=math.nan)
-        return out | {f'total_correlation{suffix}': m['tc'], f'total_correlation_low{suffix}': m['low'], f'total_correlation_high{suffix}': m['high']}
+        m = model_total_correlation(c, bins, groups=group) if len(c) >= 4 else dict(tc=math.nan, low=math.nan, high=math.nan, jackknife=None, models=None)
+        return out | {f'total_correlation{suffix}': m['tc'], f'total_correlation_low{suffix}': m['low'], f'total_correlation_high{suffix}': m['high'],
+                      f'total_correlation_jackknife{suffix}': m['jackknife'], f'total_correlation_models{suffix}': m['models']}
     def gtc(streams):   # None when there are fewer frames than covariance dimensions
         try: return gaussian_total_correlation(streams)
         except ValueError: return None

@@ -71,10 +71,10 @@ def _fake_soundtracks(root: Path):
     "Every soundtrack package's music folder under `root`, one short tone in each, and a corrupt file in the first."
     import numpy as np, soundfile as sf
     from mmd_music.corpus import SOUNDTRACKS
-    tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(44100 * 5) / 44100)
     for i, st in enumerate(SOUNDTRACKS):
         folder = root / st.folders[-1].replace('*', 'egypt')
         folder.mkdir(parents=True)
+        tone = 0.3 * np.sin(2 * np.pi * (220 + 40 * i) * np.arange(44100 * 5) / 44100)     # other bytes in each
         sf.write(folder / f'track_{i}.ogg', tone, 44100, format='OGG', subtype='VORBIS')
     (root / SOUNDTRACKS[0].folders[0] / 'broken.ogg').write_bytes(b'OggS' + bytes(1000))
     return len(SOUNDTRACKS)
@@ -87,7 +87,7 @@ def test_corpus_debian_indexes_installed_soundtracks(tmp_path):
     rows = [json.loads(l) for l in (tmp_path / 'debian' / 'manifest.jsonl').read_text().splitlines()]
     assert {x['package'] for x in rows} == {'wesnoth-1.16-music', 'widelands-data', 'hedgewars-data', 'colobot-common-sounds',
                                             'freedroidrpg-data', 'megaglest-data'}
-    assert all(Path(x['path']).is_absolute() and x['text'] and x['split_key'].startswith('usr/share/') for x in rows)
+    assert all(Path(x['path']).is_absolute() and x['text'] and x['split_key'].startswith('sha1:') for x in rows)
     # mixed: the rendered corpus, the soundtracks, one manifest over both
     r = run_cli('corpus', '--source', 'mixed', '--root', tmp_path / 'root', '--no-install', '--out', tmp_path / 'mixed', *TINY)
     assert r.returncode == 0, r.stderr

@@ -370,7 +370,7 @@ def tc_accuracy(configs, K: int = 4, T: int = 100, alpha: float = 0.5, seed: int
         t0 = time.perf_counter()
         m = model_total_correlation(codes, bins, folds=folds, seed=seed)
         rows.append(dict(bins=bins, frames=frames, folds=folds, alpha=alpha, truth=chain_total_correlation(K, bins, alpha),
-                         plugin=total_correlation(codes, bins, warn=False)['tc'], model=m['tc'], low=m['low'], high=m['high'],
+                         plugin=total_correlation(codes, bins, warn=False)['tc'], model=m['tc'], low=m['low'], high=m['high'], models=m['models'],
                          seconds=round(time.perf_counter() - t0, 1)))
         r = rows[-1]
         print(f"{K} x {bins:4d}, {frames:8d} frames, {folds} folds: truth {r['truth']:.3f}  plug-in {r['plugin']:.3f}  "

@@ -19,7 +19,7 @@ from .train import evaluate_codec, train_codec, train_config
 
 # %% auto #0
 __all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'independence_experiment', 'paired_change', 'results_table',
-           'comparison', 'comparison_report', 'plot_comparison']
+           'valid_table', 'comparison', 'comparison_report', 'plot_comparison']
 
 # %% ../nbs/12_experiments.ipynb #b4db8f1d
 def _run_done(run: Path, steps: int) -> bool:
@@ -142,6 +142,18 @@ def results_table(result: dict) -> str:
                 f"{result['seed']}; weights tried {result['weights']}, chosen on the valid split ({notes}). "
                 "Differences to the codec without the loss are paired on the test clips; their 95% intervals leave out one "
                 "recording at a time and cover which recordings were tested, not training noise (one training run per codec).")
+    return '\n'.join(rows) + '\n'
+
+def valid_table(result: dict) -> str:
+    "Every run of `independence_experiment` on the valid split (what chose the weights) as markdown."
+    rows = ["| run | TC (model) [95%] | TC delay-grouped [95%] | SI-SNR dB | mel distance | usage |", "|---|---:|---:|---:|---:|---|"]
+    f = lambda r, k, spec: '—' if r.get(k) is None else format(r[k], spec)
+    for n, r in result['valid'].items():
+        ci = lambda s: f"{f(r, 'total_correlation' + s, '.3f')} [{f(r, 'total_correlation_low' + s, '.3f')}, {f(r, 'total_correlation_high' + s, '.3f')}]"
+        rows.append(f"| {n} | {ci('')} | {ci('_delay')} | {f(r, 'si_snr', '.2f')} | {f(r, 'mel_distance', '.3f')} | "
+                    f"{' '.join(f'{u:.2f}' for u in r['usage'])} |")
+    rows.append(f"\nValid split, {next(iter(result['valid'].values()))['clips']} clips; the weight of each variant is the one with the "
+                f"lowest TC among those within {result['mel_tolerance']:.0%} of the mel distance without the loss.")
     return '\n'.join(rows) + '\n'
 
 # %% ../nbs/12_experiments.ipynb #e84d0a40

@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/corpus.html.md"""
 
 # %% ../nbs/00b_corpus.ipynb #b36ddfa6
 from __future__ import annotations
-import hashlib, json, math, os, re, shutil, signal, subprocess, tempfile, threading, time, warnings
+import hashlib, io, json, math, os, re, shutil, signal, subprocess, tempfile, threading, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict, field
 from multiprocessing import get_context
@@ -407,8 +407,9 @@ def _probe_track(args) -> tuple[str, dict | None, tuple | None]:
     its bytes, or why it cannot be used."""
     path, min_seconds, silence_db = args
     try:
-        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
-        with sf.SoundFile(path) as f:
+        data = Path(path).read_bytes()      # read once: hashed, then decoded from memory
+        digest = hashlib.sha1(data).hexdigest()
+        with sf.SoundFile(io.BytesIO(data)) as f:
             sr, ch, frames, power = f.samplerate, f.channels, 0, 0.0
             for block in f.blocks(blocksize=1 << 20, dtype='float32', always_2d=True):
                 if not np.isfinite(block).all(): return path, None, ('non-finite', 'NaN or inf samples')

@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/dependence.html.md"""
 
 # %% ../nbs/05_dependence.ipynb #695a1c22
 from __future__ import annotations
-import copy, math, warnings
+import copy, functools, math, warnings
 import torch
 import torch.nn.functional as F
 
@@ -14,9 +14,9 @@ from .mmd import MultiScaleGaussian, _gram_terms, as_clips, check_rows, clip_pro
 
 # %% auto #0
 __all__ = ['COUNT_LAMBDAS', 'COUNT_DISCOUNTS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap',
-           't_quantile', 'FrameModel', 'frame_rows', 'fit_frame_model', 'CountChain', 'model_total_correlation',
-           'chain_codes', 'chain_total_correlation', 'tc_accuracy', 'gaussian_total_correlation', 'repair_clips',
-           'independence_test']
+           't_quantile', 'jackknife_se', 'FrameModel', 'frame_rows', 'fit_frame_model', 'CountChain',
+           'model_total_correlation', 'chain_codes', 'chain_total_correlation', 'tc_accuracy',
+           'gaussian_total_correlation', 'repair_clips', 'independence_test']
 
 # %% ../nbs/05_dependence.ipynb #cedbff47
 def _check_codes(codes: torch.Tensor):
@@ -93,6 +93,7 @@ def bootstrap(codes: torch.Tensor, stat, n_boot: int = 200, level: float = 0.95,
     return dict(estimate=stat(codes), low=lo, high=hi, level=level, n_boot=n_boot)
 
 # %% ../nbs/05_dependence.ipynb #d2af5e16
+@functools.lru_cache(maxsize=64)
 def t_quantile(p: float, df: float) -> float:
     """The `p` quantile (0.5 <= p < 1) of Student's t with `df` degrees of freedom, by integrating its density on a
     grid x = sinh(u) (fine near 0, reaching the heavy tails) and interpolating the cumulative integral."""
@@ -106,6 +107,11 @@ def t_quantile(p: float, df: float) -> float:
     if i >= len(u): raise ValueError(f"the {p} quantile of t({df}) lies beyond {float(x[-1]):.3g}")
     w = (p - 0.5 - cum[i - 1]) / (cum[i] - cum[i - 1]) if i else torch.tensor(0.0, dtype=torch.float64)
     return float(torch.sinh(u[i - 1] + w * (u[1] - u[0]))) if i else 0.0
+
+def jackknife_se(loo: torch.Tensor) -> float:
+    "Standard error from the G leave-one-group-out values `loo` of a statistic: sqrt((G - 1) / G * sum (loo - mean)^2); NaN for G < 2."
+    G = len(loo)
+    return float(((G - 1) / G * (loo - loo.mean()).pow(2).sum()).sqrt()) if G > 1 else math.nan
 
 # %% ../nbs/05_dependence.ipynb #f1a2b3c5
 class FrameModel(torch.nn.Module):
@@ -331,7 +337,7 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
     # grouped jackknife over clips (resampling clips with replacement would repeat codes and bias entropies down)
     G = int(groups.max()) + 1
     loo = torch.tensor([tc_of(groups != j) for j in range(G)], dtype=torch.float64) if G > 1 else torch.zeros(0, dtype=torch.float64)
-    se = float(((G - 1) / G * (loo - loo.mean()).pow(2).sum()).sqrt()) if G > 1 else math.nan
+    se = jackknife_se(loo)
     z = t_quantile((1 + level) / 2, G - 1) if G > 1 else math.nan     # a jackknife over G groups has G - 1 degrees of freedom
     out = dict(tc=tc, low=tc - z * se, high=tc + z * se, se=se, level=level, frames=B * (T - past), past=past,
                cross_entropy=float(nll[True].mean()), jackknife=loo.tolist(), groups=G, models=models)

@@ -14,7 +14,7 @@ import torch
 from .audio import AudioClips
 from .checkpoint import latest_checkpoint, load_checkpoint
 from .codec import load_codec
-from .dependence import t_quantile
+from .dependence import jackknife_se, t_quantile
 from .train import evaluate_codec, train_codec, train_config
 
 # %% auto #0
@@ -96,7 +96,7 @@ def paired_change(a: dict, b: dict, level: float = 0.95) -> dict:
     G = int(group.max()) + 1
     t = t_quantile((1 + level) / 2, G - 1) if G > 1 else math.nan
     def interval(diff, loo):
-        half = t * math.sqrt((G - 1) / G * float((loo - loo.mean()).pow(2).sum())) if G > 1 else math.nan
+        half = t * jackknife_se(loo)
         return dict(diff=diff, low=diff - half, high=diff + half, files=G)
     out = {}
     for key in ('si_snr', 'mel_distance'):

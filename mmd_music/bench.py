@@ -12,7 +12,8 @@ import torch
 from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
-__all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'mmd_speed', 'generation_speed']
+__all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
+           'generation_speed']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -80,6 +81,47 @@ def mmd_step_share(preset: str = 'paper', batch_size: int = 64, steps: int = 3, 
     print(f"codec step, preset {preset}, batch {batch_size} ({res['rows']} MMD rows): {off['seconds_per_step']:.3f} s without the loss, "
           f"{on['seconds_per_step']:.3f} s with it: +{share:.1%}")
     return res
+
+# %% ../nbs/13_bench.ipynb #e22d1e14
+def _settings_table(cores: int) -> dict:
+    return {f'1 process, {cores} threads, 1 loader worker (the default)': dict(processes=1, threads=cores, workers=1),
+            f'1 process, {cores} threads, loading inline': dict(processes=1, threads=cores, workers=0),
+            '1 process, 1 thread, 1 loader worker': dict(processes=1, threads=1, workers=1),
+            f'{cores} processes x 1 thread (data-parallel), loading inline': dict(processes=cores, threads=1, workers=0)}
+
+def codec_train_settings(settings: dict | None = None, preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl', steps: int = 30,
+                         rounds: int = 2, quiet: bool = False, **overrides) -> list[dict]:
+    """Codec training speed under process, thread and data-loader settings: each setting is a `mmd-music train-codec`
+    run (under torchrun when it has several processes; the global batch is the preset's either way), the settings
+    taken in turn for `rounds` rounds so that load on the machine reaches all of them. Seconds per step are the median
+    over `steps` steps of each run's log. `settings`: name -> dict(processes, threads, workers)."""
+    import json, os, subprocess, sys
+    from pathlib import Path
+    from mmd_music.train import read_metrics
+    cores = os.cpu_count() or 1
+    settings = settings or _settings_table(cores)
+    bin_dir = Path(sys.executable).parent
+    sets = dict(eval_every=10 ** 10, checkpoint_every=10 ** 9, examples=0, quantizer_warmup=0, log_every=1, **overrides)
+    rows = []
+    for rnd in range(rounds):
+        for name, s in settings.items():
+            with tempfile.TemporaryDirectory() as d:
+                cmd = [str(bin_dir / 'mmd-music'), 'train-codec', '--preset', preset, '--run-dir', d, '--data', data, '--steps', str(10 ** 9),
+                       '--max-steps', str(steps + 2), '--quiet', '--set', f"num_workers={s['workers']}"]
+                cmd += [a for k, v in sets.items() for a in ('--set', f"{k}={json.dumps(v)}")]
+                if s['processes'] > 1: cmd = [str(bin_dir / 'torchrun'), '--standalone', f"--nproc_per_node={s['processes']}", *cmd]
+                env = os.environ | dict(OMP_NUM_THREADS=str(s['threads']))
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if done.returncode: raise RuntimeError(f"setting {name!r} failed (rc {done.returncode}): {done.stderr[-2000:]}")
+                t = [r['time'] for r in read_metrics(d) if 'l1' in r]
+            per_step = statistics.median([b - a for a, b in zip(t[1:], t[2:])])
+            rows.append(dict(setting=name, round=rnd, **s, seconds_per_step=round(per_step, 4), steps_per_second=round(1 / per_step, 3)))
+    base = {r['round']: r['seconds_per_step'] for r in rows if r['setting'] == next(iter(settings))}
+    for r in rows: r['speedup'] = round(base[r['round']] / r['seconds_per_step'], 2)
+    if not quiet:
+        print(f"codec training, preset {preset}, {steps} steps per run, speed-up against the first setting of the same round:")
+        for r in rows: print(f"  round {r['round']}  {r['setting']:<58} {r['steps_per_second']:6.3f} steps/s  {r['speedup']:5.2f}x")
+    return rows
 
 # %% ../nbs/13_bench.ipynb #86042b28
 def _mmd_full(x, y, kernel, exclude):

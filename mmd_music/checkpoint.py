@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/checkpoint.html.md"""
 
 # %% ../nbs/00c_checkpoint.ipynb #66167913
 from __future__ import annotations
-import json, os, shutil, uuid
+import hashlib, json, os, shutil, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +14,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 # %% auto #0
-__all__ = ['FORMAT', 'VERSION', 'CheckpointError', 'Checkpoint', 'save_checkpoint', 'load_checkpoint', 'checkpoint_name',
-           'latest_checkpoint', 'resolve_checkpoint', 'optimizer_to_flat', 'optimizer_from_flat', 'rng_state',
-           'set_rng_state']
+__all__ = ['FORMAT', 'VERSION', 'SHIPPED_DIR', 'SHIPPED_FILES', 'CheckpointError', 'Checkpoint', 'save_checkpoint',
+           'load_checkpoint', 'checkpoint_name', 'latest_checkpoint', 'resolve_checkpoint', 'optimizer_to_flat',
+           'optimizer_from_flat', 'rng_state', 'set_rng_state', 'shipped_models', 'shipped_checkpoint',
+           'ship_checkpoint']
 
 # %% ../nbs/00c_checkpoint.ipynb #d8db30da
 FORMAT, VERSION = 'mmd_music', 1
@@ -97,8 +98,13 @@ def latest_checkpoint(run_dir) -> Path | None:
     return steps[-1] if steps else None
 
 def resolve_checkpoint(path) -> Path:
-    "A checkpoint folder itself, or the latest checkpoint of a run folder."
-    path = Path(path)
+    """A checkpoint folder itself, the latest checkpoint of a run folder, or the folder of the shipped model named
+    `path` (such as 'base'; an existing path of that name wins)."""
+    name, path = path, Path(path)
+    if not path.exists() and isinstance(name, str) and '/' not in name and os.sep not in name:
+        shipped = shipped_models()
+        if name in shipped: return shipped_checkpoint(name)
+        raise CheckpointError(f"{name}: no such checkpoint, run folder or shipped model (shipped: {', '.join(sorted(shipped)) or 'none'})")
     if (path / 'config.json').exists() or not path.is_dir(): return path
     latest = latest_checkpoint(path)
     if latest is None: raise CheckpointError(f"{path}: neither a checkpoint (no config.json) nor a run folder with checkpoints")
@@ -140,3 +146,61 @@ def set_rng_state(tensors: dict):
     if torch.cuda.is_available():
         states = [tensors[f'rng.cuda{i}'] for i in range(torch.cuda.device_count()) if f'rng.cuda{i}' in tensors]
         if len(states) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(states)
+
+# %% ../nbs/00c_checkpoint.ipynb #50fa8516
+SHIPPED_DIR = Path(__import__('mmd_music').__file__).parent / 'models'
+SHIPPED_FILES = ('config.json', 'model.safetensors')
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+def shipped_models(root=None) -> dict:
+    "The models shipped with the package (or under `root`): name -> registry entry (kind, folder, sha256 per file, summary)."
+    f = Path(root or SHIPPED_DIR) / 'registry.json'
+    if not f.exists(): return {}
+    try: reg = json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise CheckpointError(f"{f}: the registry of shipped models is not valid JSON ({e})") from None
+    if not isinstance(reg, dict): raise CheckpointError(f"{f}: the registry of shipped models is not a JSON object")
+    return reg
+
+def shipped_checkpoint(name: str, root=None) -> Path:
+    "The folder of shipped model `name`, after checking that each of its files is present and has the recorded SHA-256."
+    root = Path(root or SHIPPED_DIR)
+    reg = shipped_models(root)
+    if name not in reg: raise CheckpointError(f"no shipped model named {name!r} (shipped: {', '.join(sorted(reg)) or 'none'})")
+    folder = root / reg[name]['folder']
+    for fname, digest in reg[name]['sha256'].items():
+        p = folder / fname
+        if not p.exists(): raise CheckpointError(f"shipped model {name!r}: {p} is missing (reinstall mmd_music, or restore the file from git)")
+        if (got := _sha256(p)) != digest:
+            raise CheckpointError(f"shipped model {name!r}: {p} is corrupted (SHA-256 {got[:12]}..., the registry records {digest[:12]}...)")
+    return folder
+
+def ship_checkpoint(src, name: str, card: str, summary: dict | None = None, root=None) -> Path:
+    """Copy checkpoint `src` (a checkpoint or run folder: its latest checkpoint) into the package as shipped model `name`:
+    `config.json` and `model.safetensors` (no training state), `card` as `MODEL_CARD.md`, and a registry entry with the
+    files' SHA-256, the kind and `summary` (a few figures). Returns the shipped folder."""
+    root = Path(root or SHIPPED_DIR)
+    src = resolve_checkpoint(src)
+    ck = load_checkpoint(src)                                    # refuses anything that is not a readable checkpoint
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for f in SHIPPED_FILES: shutil.copyfile(src / f, tmp / f)
+        (tmp / 'MODEL_CARD.md').write_text(card)
+        entry = dict(kind=ck.kind, folder=name, sha256={f: _sha256(tmp / f) for f in SHIPPED_FILES}, summary=summary or {})
+        dest = root / name
+        if dest.exists():
+            old = root / f".{name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
+        else: os.replace(tmp, dest)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+    reg = shipped_models(root) | {name: entry}
+    tmp_reg = root / f".registry.tmp-{uuid.uuid4().hex[:8]}"
+    tmp_reg.write_text(json.dumps(dict(sorted(reg.items())), indent=1) + '\n'); os.replace(tmp_reg, root / 'registry.json')
+    return dest

@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('train-codec', help='train the RVQ codec (resumable; torchrun for several GPUs)',
                        description='Train the EnCodec-style RVQ codec on a corpus. Checkpoints go to RUN_DIR/checkpoints; '
                                    'metrics to RUN_DIR/metrics.jsonl; audio examples to RUN_DIR/examples. Under torchrun it trains data-parallel.')
-    p.add_argument('--preset', choices=['cpu', 'paper'], default='cpu', help='training preset (default cpu)')
+    p.add_argument('--preset', choices=['base', 'cpu', 'paper'], default='cpu', help='training preset (default cpu; base: the shipped base codec\'s recipe)')
     _training_args(p, 'override a config field (repeatable)')
     p.add_argument('--num-workers', type=int, default=None, help='data loader workers')
     p.set_defaults(func=cmd_train_codec)

@@ -339,56 +339,63 @@ def product_sample(rows: torch.Tensor, generator: torch.Generator | None = None,
 
 # %% ../nbs/04_mmd.ipynb #c1d2e3f5
 def _gram_terms(zi, zj, sqi, sqj, ci, cj, kernel):
-    "Per-scale, per-codebook Gaussian Gram blocks `[M, K, a, b]` of rows `zi` `[K, a, D]`, `zj` `[K, b, D]`, zero for pairs of one clip."
+    """Per-scale, per-codebook Gaussian Gram blocks `[M, K, a, b]` of rows `zi` `[K, a, D]`, `zj` `[K, b, D]`, zero for
+    pairs of one clip (clip ids `ci` `[a]`, `cj` `[b]`; None: the blocks share no clip)."""
     t = (sqi[:, :, None] + sqj[:, None] - 2 * zi @ zj.transpose(1, 2)).clamp(min=0)       # [K, a, b]
-    return kernel.terms(t) * (ci[:, None] != cj[None]).to(t.dtype)                       # [M, K, a, b]
+    E = kernel.terms(t)                                                                  # [M, K, a, b]
+    return E if ci is None else E * (ci[:, None] != cj[None]).to(t.dtype)
 
 class _GramSums(torch.autograd.Function):
-    """For rows `z` `[N, K, D]` with clip ids `clip` `[N]` and positions in their clip `pos` `[N]` (in [0, S)): `R`
-    `[M, K, N, S]`, for each scale, codebook and row i, the sum of its Gram entries with the rows of *other* clips at
-    each position s'; and `J` `[M]`, the sum over pairs of rows of different clips of the product over codebooks.
-    Blockwise forward; the backward recomputes the blocks, so memory stays O(N·S + chunk²)."""
+    """For rows `z` `[N, K, D]` of N / S clips of S rows each (clip-major): `R` `[M, K, N, S]`, for each scale, codebook
+    and row i, the sum of its Gram entries with the rows of *other* clips at each position s'; and `J` `[M]`, the sum
+    over pairs of rows of different clips of the product over codebooks. Blocks hold whole clips, so only diagonal
+    blocks contain pairs of one clip, and summing a block's columns by position is a reshape. Blockwise forward; the
+    backward recomputes the blocks, so memory stays O(N·S + chunk²)."""
     @staticmethod
-    def forward(ctx, z, clip, pos, S, kernel, chunk):
+    def forward(ctx, z, S, kernel, chunk):
         zk = z.detach().transpose(0, 1).contiguous()                  # [K, N, D]
-        sq, N, M = zk.pow(2).sum(-1), z.shape[0], len(kernel.variances)
-        at = F.one_hot(pos, S).to(z.dtype)                            # [N, S]
-        R = torch.zeros(M, z.shape[1], N, S, dtype=torch.float64, device=z.device)
+        (K, N, _), M = zk.shape, len(kernel.variances)
+        sq, step, clip = zk.pow(2).sum(-1), max(S, chunk // S * S), torch.arange(N, device=z.device) // S
+        R = torch.zeros(M, K, N, S, dtype=torch.float64, device=z.device)
         J = torch.zeros(M, dtype=torch.float64, device=z.device)
-        for i in range(0, N, chunk):
-            I = slice(i, i + chunk)
-            for j in range(i, N, chunk):                                # symmetric: blocks j >= i, each standing for its transpose too
-                Jb = slice(j, j + chunk)
-                E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], clip[I], clip[Jb], kernel)
-                R[:, :, I] += (E @ at[Jb]).double()
-                if j > i: R[:, :, Jb] += (E.transpose(-1, -2) @ at[I]).double()
+        for i in range(0, N, step):
+            I = slice(i, i + step)
+            for j in range(i, N, step):                                 # symmetric: blocks j >= i, each standing for its transpose too
+                Jb = slice(j, j + step)
+                E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], *((clip[I], clip[Jb]) if i == j else (None, None)), kernel)
+                a, b = E.shape[-2:]
+                R[:, :, I] += E.view(M, K, a, b // S, S).sum(-2).double()
+                if j > i: R[:, :, Jb] += E.view(M, K, a // S, S, b).sum(2).transpose(-1, -2).double()
                 J += (2 if j > i else 1) * E.prod(1).sum((-1, -2), dtype=torch.float64)
-        ctx.save_for_backward(z, clip, pos)
-        ctx.kernel, ctx.chunk = kernel, chunk
+        ctx.save_for_backward(z)
+        ctx.S, ctx.kernel, ctx.chunk = S, kernel, chunk
         return R, J
 
     @staticmethod
     def backward(ctx, gR, gJ):
-        z, clip, pos = ctx.saved_tensors
-        kernel, chunk = ctx.kernel, ctx.chunk
+        z, = ctx.saved_tensors
+        S, kernel, chunk = ctx.S, ctx.kernel, ctx.chunk
         zk = z.detach().transpose(0, 1).contiguous()
-        sq, N = zk.pow(2).sum(-1), z.shape[0]
-        gR, gJ = gR.to(z.dtype), gJ.to(z.dtype)
+        (K, N, _), M = zk.shape, len(kernel.variances)
+        sq, step, clip = zk.pow(2).sum(-1), max(S, chunk // S * S), torch.arange(N, device=z.device) // S
         inv_v = torch.tensor([1 / v for v in kernel.variances], dtype=z.dtype, device=z.device)
+        gR, gJ = gR.to(z.dtype) * inv_v[:, None, None, None], 2 * gJ.to(z.dtype) * inv_v        # the 1 / v_m of dE/dt folded in
         grad = torch.zeros_like(zk)
-        for i in range(0, N, chunk):
-            I = slice(i, i + chunk)
-            for j in range(i, N, chunk):
-                Jb = slice(j, j + chunk)
-                E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], clip[I], clip[Jb], kernel)     # [M, K, a, b]
+        for i in range(0, N, step):
+            I = slice(i, i + step)
+            for j in range(i, N, step):
+                Jb = slice(j, j + step)
+                E = _gram_terms(zk[:, I], zk[:, Jb], sq[:, I], sq[:, Jb], *((clip[I], clip[Jb]) if i == j else (None, None)), kernel)
+                a, b = E.shape[-2:]
                 # entry (i, j) feeds R[i, pos j] and R[j, pos i]: W_k(i, j) = sum_m [(gR_mk(i, pos j) + gR_mk(j, pos i)) E_mk(i, j)
-                # + 2 gJ_m P_m(i, j)] / v_m, and d/dz_i^k = -sum_j W_k(i, j)(z_i^k - z_j^k)
-                g = gR[:, :, I][..., pos[Jb]] + gR[:, :, Jb][..., pos[I]].transpose(-1, -2)
-                W = g * E + 2 * gJ[:, None, None, None] * E.prod(1, keepdim=True)
-                W = (W * inv_v[:, None, None, None]).sum(0)                                               # [K, a, b]
+                # + 2 gJ_m P_m(i, j)] / v_m, and d/dz_i^k = -sum_j W_k(i, j)(z_i^k - z_j^k); positions repeat every S rows
+                W = (E.view(M, K, a, b // S, S) * gR[:, :, I, None]).view(M, K, a, b)
+                W += (E.view(M, K, a // S, S, b) * gR[:, :, Jb].transpose(-1, -2)[:, :, None]).view(M, K, a, b)
+                W += gJ[:, None, None, None] * E.prod(1, keepdim=True)
+                W = W.sum(0)                                                                               # [K, a, b]
                 grad[:, I] -= zk[:, I] * W.sum(-1, keepdim=True) - W @ zk[:, Jb]
                 if j > i: grad[:, Jb] -= zk[:, Jb] * W.sum(-2)[..., None] - W.transpose(1, 2) @ zk[:, I]
-        return grad.transpose(0, 1), None, None, None, None, None
+        return grad.transpose(0, 1), None, None, None
 
 def dhsic_terms(R: torch.Tensor, J: torch.Tensor, B: int, S: int) -> torch.Tensor:
     "The dHSIC estimate `[M]` per scale from `_GramSums`' `R` `[M, K, B·S, S]` and `J` `[M]` (clips of S rows, clip-major)."
@@ -403,16 +410,15 @@ def dhsic(z: torch.Tensor, kernel: Kernel, chunk: int = 1024) -> torch.Tensor:
     Gaussian kernel (a product over codebooks): the dHSIC statistic from each codebook's Gram matrix over pairs of rows
     of different clips, with no product sample. The product of the marginals is taken position by position in the
     clip, so its expectation is 0 when the codebooks are independent, whatever the time structure inside the clips,
-    and even when a frame's law depends on its place in the clip (edge frames)."""
+    and even when a frame's law depends on its place in the clip (edge frames). `chunk` rows per block, rounded down
+    to whole clips (at least one)."""
     if not isinstance(kernel, MultiScaleGaussian):
         raise ValueError(f"the dhsic estimator needs a Gaussian kernel (a product over codebooks), got {kernel!r}: "
                          "use estimator='unbiased' for other kernels")
     z = as_clips(z)
     B, S, K, D = z.shape
     if B < 2: raise ValueError(f"dhsic needs rows from at least 2 clips, got {B}")
-    clip = torch.arange(B, device=z.device).repeat_interleave(S)
-    pos = torch.arange(S, device=z.device).repeat(B)
-    R, J = _GramSums.apply(z.reshape(B * S, K, D), clip, pos, S, kernel, chunk)
+    R, J = _GramSums.apply(z.reshape(B * S, K, D), S, kernel, chunk)
     return dhsic_terms(R, J, B, S).sum().to(z.dtype)
 
 # %% ../nbs/04_mmd.ipynb #b965deac

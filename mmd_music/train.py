@@ -27,9 +27,9 @@ from .losses import (Balancer, MelDistance, MultiScaleMelLoss, MultiScaleSTFTDis
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'CodecTrainConfig', 'train_config', 'StepSampler', 'setup_distributed', 'pick_device',
+__all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'CodecTrainConfig', 'train_config', 'StepSampler', 'setup_distributed', 'pick_device',
            'state_fingerprint', 'init_codebooks', 'validate', 'start_run', 'train_codec', 'write_examples',
-           'evaluate_codec', 'read_metrics', 'plot_codec_run']
+           'evaluate_codec', 'corpus_part', 'evaluate_codec_parts', 'read_metrics', 'plot_codec_run']
 
 # %% ../nbs/09_train.ipynb #72317027
 @dataclass
@@ -94,6 +94,11 @@ TRAIN_PRESETS = {
     'paper': lambda: CodecTrainConfig(codec=codec_config('paper_32khz')),
     'cpu': lambda: CodecTrainConfig(codec=codec_config('cpu'), batch_size=8, steps=3000, disc_filters=8, disc_n_ffts=(1024, 512, 256),
                                     quantizer_warmup=100, adversarial_start=1000, kmeans_batches=64, eval_every=250, eval_clips=48, checkpoint_every=250, log_every=10),
+    # the base codec: the cpu codec on the mixed corpus (real recordings + rendered scores), reconstruction losses only
+    'base': lambda: CodecTrainConfig(codec=codec_config('cpu'), data='data/mixed/manifest.jsonl', batch_size=8, steps=40_000,
+                                     valid_fraction=0.1, test_fraction=0.1, weights=dict(l1=0.1, msspec=2.0), disc_filters=8,
+                                     disc_n_ffts=(1024, 512, 256), quantizer_warmup=100, kmeans_batches=64, eval_every=1000, eval_clips=48,
+                                     checkpoint_every=500, keep_checkpoints=2, log_every=10),
 }
 
 def train_config(preset: str, **overrides) -> CodecTrainConfig:
@@ -428,6 +433,28 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
     entropy_bits = sum(res['pairwise_mi'][k][k] for k in range(K)) / math.log(2)
     res.update(bitrate_kbps=codec.config.bitrate / 1000, entropy_bitrate_kbps=codec.config.frame_rate * entropy_bits / 1000)
     return (res | dict(codes=codes)) if return_codes else res
+
+# %% ../nbs/09_train.ipynb #976a84df
+CORPUS_PARTS = {'debian': 'real', 'music21': 'rendered'}   # a manifest row's `source` prefix -> the part it belongs to
+
+def corpus_part(f) -> str:
+    "The part of a corpus an `AudioFile` belongs to: 'real' (recordings of the soundtrack packages), 'rendered' (scores), or its source's prefix."
+    prefix = str(f.meta.get('source', '')).split(':')[0]
+    return CORPUS_PARTS.get(prefix, prefix or 'unknown')
+
+def evaluate_codec_parts(codec: Codec, data, split: str = 'test', valid_fraction: float = 0.05, test_fraction: float = 0.05,
+                         device='cpu', max_clips: int | None = None, part=corpus_part) -> dict:
+    """`evaluate_codec` on the fixed clips of `split` of `data`: over all of it ('all') and over each part of it (files
+    grouped by `part`, by default real recordings and rendered scores), each with its files' and clips' count."""
+    c = codec.config
+    kw = dict(segment_seconds=1.0, sample_rate=c.sample_rate, channels=c.channels, mode='fixed', valid_fraction=valid_fraction, test_fraction=test_fraction)
+    clips = AudioClips(data, split, **kw)
+    groups = {'all': clips.files} | {p: [f for f in clips.files if part(f) == p] for p in sorted({part(f) for f in clips.files})}
+    out = {}
+    for name, files in groups.items():
+        sub = clips if name == 'all' else AudioClips(data, split, files=files, **kw)
+        out[name] = evaluate_codec(codec, sub, device, max_clips=max_clips) | dict(n_files=len(files), hours=round(sub.total_seconds / 3600, 4))
+    return out
 
 # %% ../nbs/09_train.ipynb #fa07f0ba
 def read_metrics(run_dir) -> list[dict]:

@@ -6,15 +6,15 @@ Docs: https://mmd-music.github.io/mmd_music/base_models.html.md"""
 
 # %% ../nbs/14_base_models.ipynb #442f6f10
 from __future__ import annotations
-import json, math, platform, time
+import json, math, platform
 from pathlib import Path
 
 import torch
 
-from .audio import AudioClips, index_audio, load_audio, save_audio
-from .checkpoint import SHIPPED_DIR, latest_checkpoint, load_checkpoint, resolve_checkpoint, ship_checkpoint, shipped_models
+from .audio import index_audio, load_audio, save_audio
+from .checkpoint import load_checkpoint, resolve_checkpoint, ship_checkpoint, shipped_models
 from .codec import Codec, load_codec
-from .train import CodecTrainConfig, corpus_part, evaluate_codec_parts, read_metrics
+from .train import CodecTrainConfig, corpus_part, evaluate_codec_parts, files_by_part, read_metrics
 from .train_lm import codec_fingerprint
 
 # %% auto #0
@@ -35,15 +35,11 @@ def thin_metrics(rows: list[dict], every: int = 100) -> list[dict]:
     "A run's metrics rows with the training rows kept every `every` steps (all event rows kept), for a committed curve."
     return [r for r in rows if 'event' in r or r.get('step', 0) % every == 0]
 
-def corpus_hours(data, valid_fraction: float, test_fraction: float, part=corpus_part) -> dict:
-    "Files and hours of each split of `data`, overall and per part: {split: {part: {files, hours}}}."
-    files, _ = index_audio(data, valid_fraction, test_fraction)
-    out = {}
-    for split in ('train', 'valid', 'test'):
-        fs = [f for f in files if f.split == split]
-        groups = {'all': fs} | {p: [f for f in fs if part(f) == p] for p in sorted({part(f) for f in fs})}
-        out[split] = {p: dict(files=len(g), hours=round(sum(f.duration for f in g) / 3600, 3)) for p, g in groups.items()}
-    return out
+def corpus_hours(files, part=corpus_part) -> dict:
+    "Files and hours of each split of an indexed corpus (`index_audio`'s files), overall and per part: {split: {part: {files, hours}}}."
+    return {split: {p: dict(files=len(g), hours=round(sum(f.duration for f in g) / 3600, 3))
+                    for p, g in files_by_part([f for f in files if f.split == split], part).items()}
+            for split in ('train', 'valid', 'test')}
 
 # %% ../nbs/14_base_models.ipynb #e6f775b8
 def _machine() -> str:
@@ -106,15 +102,15 @@ def codec_card(name: str, codec: Codec, cfg: CodecTrainConfig, results: dict) ->
         "General MIDI instruments.", ""])
 
 # %% ../nbs/14_base_models.ipynb #3328cdc7
-def write_codec_examples(codec: Codec, data, folder, split: str = 'test', n: int = 3, seconds: float = 5.0,
-                         valid_fraction: float = 0.05, test_fraction: float = 0.05, part=corpus_part) -> list[dict]:
-    """Originals and reconstructions of `seconds` from the middle of `n` files of `split`, taken from each part in
-    turn, as FLAC files in `folder`; returns one row per example (part, file, offset, paths, SI-SNR)."""
+def write_codec_examples(codec: Codec, files, folder, split: str = 'test', n: int = 3, seconds: float = 5.0,
+                         part=corpus_part) -> list[dict]:
+    """Originals and reconstructions of `seconds` from the middle of `n` files of `split` of an indexed corpus
+    (`index_audio`'s files), taken from each part in turn, as FLAC files in `folder`; returns one row per example
+    (part, file, offset, paths, SI-SNR)."""
     from mmd_music.losses import si_snr
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    files, _ = index_audio(data, valid_fraction, test_fraction)
-    by_part = {}
-    for f in sorted((f for f in files if f.split == split), key=lambda f: f.relpath): by_part.setdefault(part(f), []).append(f)
+    by_part = files_by_part(sorted((f for f in files if f.split == split), key=lambda f: f.relpath), part)
+    del by_part['all']
     order = [fs[i] for i in range(max(map(len, by_part.values()), default=0)) for fs in by_part.values() if i < len(fs)][:n]
     rows, sr = [], codec.config.sample_rate
     for k, f in enumerate(order):
@@ -137,18 +133,17 @@ def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: 
     ck = load_checkpoint(ck_path, kind='codec', training=True)
     cfg = CodecTrainConfig.from_dict(ck.training_state['train_config'])
     codec = load_codec(ck_path, device)
+    files, _ = index_audio(cfg.data, cfg.valid_fraction, cfg.test_fraction)       # indexed once for everything below
     evaluation = {s: {p: summarise(ev) for p, ev in evaluate_codec_parts(codec, cfg.data, s, cfg.valid_fraction, cfg.test_fraction,
-                                                                       device, max_clips).items()} for s in ('valid', 'test')}
-    files, _ = index_audio(cfg.data, cfg.valid_fraction, cfg.test_fraction)
+                                                                       device, max_clips, files=files).items()} for s in ('valid', 'test')}
     rows = read_metrics(run) if Path(run).resolve() != ck_path.resolve() else []
     results = dict(name=name, checkpoint=str(ck_path), step=int(ck.training_state['step']), fingerprint=codec_fingerprint(codec),
                    parameters=codec.num_parameters(), machine=_machine(), train_hours=run_hours(rows),
-                   corpus=corpus_hours(cfg.data, cfg.valid_fraction, cfg.test_fraction),
+                   corpus=corpus_hours(files),
                    packages=sorted({f.meta['package'] for f in files if 'package' in f.meta}), evaluation=evaluation, config=cfg.to_dict())
     if results_dir is not None:
         results_dir = Path(results_dir); results_dir.mkdir(parents=True, exist_ok=True)
-        if examples: results['examples'] = write_codec_examples(codec, cfg.data, results_dir / 'examples', 'test', examples,
-                                                                valid_fraction=cfg.valid_fraction, test_fraction=cfg.test_fraction)
+        if examples: results['examples'] = write_codec_examples(codec, files, results_dir / 'examples', 'test', examples)
         (results_dir / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in thin_metrics(rows)))
         (results_dir / 'results.json').write_text(json.dumps(results, indent=1) + '\n')
     test = evaluation['test']['all']

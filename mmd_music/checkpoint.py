@@ -39,6 +39,13 @@ class Checkpoint:
 def _contiguous(d: dict) -> dict:
     return {k: v.detach().to('cpu').contiguous() for k, v in d.items()}
 
+def _swap_in(tmp: Path, dest: Path):
+    "Move the complete folder `tmp` to `dest`, replacing an existing `dest` only once the new one is in place."
+    if dest.exists():
+        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
+    else: os.replace(tmp, dest)
+
 def save_checkpoint(path, kind: str, config: dict, model: dict, training_tensors: dict | None = None,
                     training_state: dict | None = None) -> Path:
     "Write a checkpoint folder at `path` atomically (replacing an existing one only once the new one is complete)."
@@ -51,10 +58,7 @@ def save_checkpoint(path, kind: str, config: dict, model: dict, training_tensors
         if training_tensors is not None: save_file(_contiguous(training_tensors), str(tmp / 'training.safetensors'))
         if training_state is not None: (tmp / 'training.json').write_text(json.dumps(training_state))
         (tmp / 'config.json').write_text(json.dumps(dict(format=FORMAT, version=VERSION, kind=kind, config=config), indent=1))
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old); os.replace(tmp, path); shutil.rmtree(old, ignore_errors=True)
-        else: os.replace(tmp, path)
+        _swap_in(tmp, path)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return path
@@ -194,10 +198,7 @@ def ship_checkpoint(src, name: str, card: str, summary: dict | None = None, root
         (tmp / 'MODEL_CARD.md').write_text(card)
         entry = dict(kind=ck.kind, folder=name, sha256={f: _sha256(tmp / f) for f in SHIPPED_FILES}, summary=summary or {})
         dest = root / name
-        if dest.exists():
-            old = root / f".{name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
-        else: os.replace(tmp, dest)
+        _swap_in(tmp, dest)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     reg = shipped_models(root) | {name: entry}

@@ -29,7 +29,7 @@ from .losses import (Balancer, MelDistance, MultiScaleMelLoss, MultiScaleSTFTDis
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'CodecTrainConfig', 'train_config', 'StepSampler', 'setup_distributed', 'pick_device',
            'state_fingerprint', 'init_codebooks', 'validate', 'start_run', 'train_codec', 'write_examples',
-           'evaluate_codec', 'corpus_part', 'evaluate_codec_parts', 'read_metrics', 'plot_codec_run']
+           'evaluate_codec', 'corpus_part', 'files_by_part', 'evaluate_codec_parts', 'read_metrics', 'plot_codec_run']
 
 # %% ../nbs/09_train.ipynb #72317027
 @dataclass
@@ -442,18 +442,24 @@ def corpus_part(f) -> str:
     prefix = str(f.meta.get('source', '')).split(':')[0]
     return CORPUS_PARTS.get(prefix, prefix or 'unknown')
 
+def files_by_part(files, part=corpus_part) -> dict:
+    "`files` grouped by `part`: {'all': files, part name: its files, ...} (parts in sorted order)."
+    return {'all': list(files)} | {p: [f for f in files if part(f) == p] for p in sorted({part(f) for f in files})}
+
 def evaluate_codec_parts(codec: Codec, data, split: str = 'test', valid_fraction: float = 0.05, test_fraction: float = 0.05,
-                         device='cpu', max_clips: int | None = None, part=corpus_part) -> dict:
+                         device='cpu', max_clips: int | None = None, part=corpus_part, files=None) -> dict:
     """`evaluate_codec` on the fixed clips of `split` of `data`: over all of it ('all') and over each part of it (files
-    grouped by `part`, by default real recordings and rendered scores), each with its files' and clips' count."""
+    grouped by `part`, by default real recordings and rendered scores), each with its files' and clips' count. `files`:
+    the corpus already indexed (`index_audio` with the same fractions), so it is not read again."""
     c = codec.config
-    kw = dict(segment_seconds=1.0, sample_rate=c.sample_rate, channels=c.channels, mode='fixed', valid_fraction=valid_fraction, test_fraction=test_fraction)
+    kw = dict(segment_seconds=1.0, sample_rate=c.sample_rate, channels=c.channels, mode='fixed', valid_fraction=valid_fraction,
+              test_fraction=test_fraction, files=files)
     clips = AudioClips(data, split, **kw)
-    groups = {'all': clips.files} | {p: [f for f in clips.files if part(f) == p] for p in sorted({part(f) for f in clips.files})}
     out = {}
-    for name, files in groups.items():
-        sub = clips if name == 'all' else AudioClips(data, split, files=files, **kw)
-        out[name] = evaluate_codec(codec, sub, device, max_clips=max_clips) | dict(n_files=len(files), hours=round(sub.total_seconds / 3600, 4))
+    for name, group in files_by_part(clips.files, part).items():
+        if name != 'all' and len(group) == len(clips.files): out[name] = dict(out['all']); continue   # one part: the whole again
+        sub = clips if name == 'all' else AudioClips(data, split, **(kw | dict(files=group)))
+        out[name] = evaluate_codec(codec, sub, device, max_clips=max_clips) | dict(n_files=len(group), hours=round(sub.total_seconds / 3600, 4))
     return out
 
 # %% ../nbs/09_train.ipynb #fa07f0ba

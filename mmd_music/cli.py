@@ -16,7 +16,7 @@ from .corpus import CorpusError, RenderSettings, build_corpus, build_soundtrack_
 
 # %% auto #0
 __all__ = ['format_corpus_stats', 'cmd_corpus', 'cmd_index', 'cmd_demo', 'cmd_experiment', 'cmd_train_codec', 'cmd_train_lm',
-           'cmd_generate', 'build_parser', 'main']
+           'cmd_convert', 'cmd_generate', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #710e5cb1
 def format_corpus_stats(info: dict) -> str:
@@ -122,6 +122,14 @@ def cmd_train_lm(args) -> int:
     from mmd_music.train_lm import train_lm, lm_train_config
     return _train(args, lm_train_config, train_lm, ('codec', 'data', 'codes', 'steps', 'batch_size', 'device', 'seed'))
 
+def cmd_convert(args) -> int:
+    from mmd_music.convert import convert
+    info = convert(args.src, args.out, to=args.to)
+    print(f"{args.src} -> {info['out']}: {info['kind']}, {info['parameters']:,} parameters")
+    for part in ('codec', 'text_encoder'):
+        if part in info: print(f"  its {part.replace('_', ' ')}: {info[part]}")
+    return 0
+
 def cmd_generate(args) -> int:
     import torch
     from mmd_music.audio import load_audio, save_audio
@@ -222,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--codec', default=None, help='codec checkpoint or run folder (default runs/codec-cpu-demo)')
     p.add_argument('--codes', default=None, help='code cache folder (default RUN_DIR/codes)')
     p.set_defaults(func=cmd_train_lm)
+    p = sub.add_parser('convert', help="convert transformers' EnCodec / MusicGen folders to checkpoints here, and back",
+                       description="SRC a transformers EnCodec folder (config.json + model.safetensors) -> a codec checkpoint; a "
+                                   "MusicGen folder -> an LM checkpoint (with its EnCodec in OUT/codec and its T5 in OUT/text_encoder). "
+                                   "--to transformers: a codec or LM checkpoint (or run) here -> an EncodecModel or MusicgenForCausalLM "
+                                   "folder. OUT is written only once the conversion has succeeded.")
+    p.add_argument('src', help='folder to convert'); p.add_argument('out', help='folder to write')
+    p.add_argument('--to', choices=['mmd_music', 'transformers'], default='mmd_music', help='direction (default mmd_music: into this package)')
+    p.set_defaults(func=cmd_convert)
     p = sub.add_parser('generate', help='generate music from captions with a trained codec and LM',
                        description='Sample codes from the LM (classifier-free guidance, top-k/top-p), decode them with the codec and '
                                    'write WAV files. With several --text, OUT gets a suffix _0, _1, ...')

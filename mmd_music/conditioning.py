@@ -31,11 +31,12 @@ class TextConditioner(nn.Module):
     "A frozen transformers text encoder: captions -> (token states `[B, L, dim]`, mask `[B, L]`)."
     def __init__(self, name: str = DEFAULT_TEXT_ENCODER, max_length: int = 64):
         super().__init__()
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel, AutoModelForTextEncoding, AutoTokenizer
         path = text_encoder_path(name)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModel.from_pretrained(path)
+            try: model = AutoModelForTextEncoding.from_pretrained(path)   # T5: its encoder alone (a saved T5EncoderModel loads whole)
+            except ValueError: model = AutoModel.from_pretrained(path)      # a model type transformers lists for no text encoding
         except OSError as e:
             raise ValueError(f"cannot load the text encoder {name!r} ({path}): {e}") from None
         self.encoder = model.get_encoder() if getattr(model.config, 'is_encoder_decoder', False) else model

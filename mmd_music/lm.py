@@ -16,11 +16,13 @@ import torch.nn.functional as F
 from .patterns import Pattern, make_pattern, pattern_spec, pattern_from_spec, lm_inputs
 
 # %% auto #0
-__all__ = ['LM_PRESETS', 'LMConfig', 'lm_config', 'sinusoidal_positions', 'rotary_table', 'rotary', 'KVCache', 'Attention',
-           'Block', 'PatternLM', 'prepare_condition', 'prepare_melody', 'embed_steps', 'forward', 'forward_cached',
-           'lm_loss', 'compute_loss', 'overfit_one', 'sample_logits', 'generate_sequence', 'generate']
+__all__ = ['SIN_FREQUENCIES', 'LM_PRESETS', 'LMConfig', 'lm_config', 'sinusoidal_positions', 'rotary_table', 'rotary', 'KVCache',
+           'Attention', 'Block', 'PatternLM', 'prepare_condition', 'prepare_melody', 'embed_steps', 'forward',
+           'forward_cached', 'lm_loss', 'compute_loss', 'overfit_one', 'sample_logits', 'generate_sequence', 'generate']
 
 # %% ../nbs/07_lm.ipynb #041c3961
+SIN_FREQUENCIES = ('musicgen', 'vaswani')
+
 @dataclass
 class LMConfig:
     "The LM's shape. `pattern` is a `patterns.pattern_spec` dict; `cond_dim` 0 makes an unconditional model."
@@ -32,18 +34,21 @@ class LMConfig:
     ffn_mult: int = 4
     dropout: float = 0.0
     cond_dim: int = 384
+    cond_bias: bool = False            # a bias in the condition projection (MusicGen's enc_to_dec_proj has one)
     cond_dropout: float = 0.3          # share of training examples given the null condition (MusicGen: 0.3)
     melody_dim: int = 0                # > 0: a melody prefix of this width (12 for a chromagram)
     pattern: dict = field(default_factory=lambda: dict(name='delay', n_q=4))
     max_period: float = 10_000.0
     positions: str = 'sin'             # 'sin': sinusoidal embeddings added to the input (MusicGen); 'rope': rotary, in self-attention
     attention: str = 'sdpa'           # 'sdpa' (torch) or 'xformers'
+    sin_frequencies: str = 'musicgen'  # 'musicgen': max_period^(-i/(half-1)), as MusicGen; 'vaswani': ^(-i/half), LMs saved before this field
 
     def __post_init__(self):
         if self.dim % self.heads: raise ValueError(f"dim {self.dim} is not a multiple of heads {self.heads}")
         if self.pattern.get('n_q') != self.n_q: raise ValueError(f"the pattern has {self.pattern.get('n_q')} codebooks, the LM {self.n_q}")
         if self.attention not in ('sdpa', 'xformers'): raise ValueError(f"attention must be 'sdpa' or 'xformers', not {self.attention!r}")
         if self.positions not in ('sin', 'rope'): raise ValueError(f"positions must be 'sin' or 'rope', not {self.positions!r}")
+        if self.sin_frequencies not in SIN_FREQUENCIES: raise ValueError(f"sin_frequencies must be one of {SIN_FREQUENCIES}, not {self.sin_frequencies!r}")
         if self.positions == 'rope' and (self.dim // self.heads) % 2: raise ValueError(f"rotary positions need an even head width, got {self.dim // self.heads}")
     @property
     def special(self) -> int: return self.bins
@@ -53,6 +58,7 @@ class LMConfig:
     def from_dict(cls, d: dict) -> 'LMConfig':
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown: raise ValueError(f"unknown LM config fields: {sorted(unknown)}")
+        if 'sin_frequencies' not in d: d = dict(d, sin_frequencies='vaswani')   # written before MusicGen's frequencies were the default
         return cls(**d)
 
 LM_PRESETS = {
@@ -71,10 +77,13 @@ def lm_config(preset: str, **overrides) -> LMConfig:
     return LMConfig.from_dict(d)
 
 # %% ../nbs/07_lm.ipynb #adbee0c9
-def sinusoidal_positions(positions: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    "`[n] -> [n, dim]`: cos and sin of positions at geometric frequencies from 1 to 1/max_period."
+def sinusoidal_positions(positions: torch.Tensor, dim: int, max_period: float = 10_000.0, frequencies: str = 'vaswani') -> torch.Tensor:
+    """`[n] -> [n, dim]`: cos and sin of positions at geometric frequencies `max_period^(-i/half)` (i < half,
+    'vaswani') or `max_period^(-i/(half-1))` ('musicgen': the last frequency is exactly 1/max_period, as in
+    audiocraft's `create_sin_embedding` and transformers' `MusicgenSinusoidalPositionalEmbedding`)."""
     half = dim // 2
-    freqs = max_period ** (-torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    span = half - 1 if frequencies == 'musicgen' else half
+    freqs = torch.exp(torch.arange(half, device=positions.device, dtype=torch.float32) * -(math.log(max_period) / max(span, 1)))
     angles = positions.float()[:, None] * freqs[None]
     return torch.cat([angles.cos(), angles.sin()], -1)
 
@@ -173,7 +182,7 @@ class PatternLM(nn.Module):
         self.config, self.pattern = cfg, cfg.make_pattern()
         d = cfg.dim
         self.emb = nn.ModuleList(nn.Embedding(cfg.bins + 1, d) for _ in range(cfg.n_q))
-        self.cond_proj = nn.Linear(cfg.cond_dim, d, bias=False) if cfg.cond_dim else None
+        self.cond_proj = nn.Linear(cfg.cond_dim, d, bias=cfg.cond_bias) if cfg.cond_dim else None
         self.null_cond = nn.Parameter(torch.zeros(d)) if cfg.cond_dim else None
         self.melody_proj = nn.Linear(cfg.melody_dim, d, bias=False) if cfg.melody_dim else None
         self.null_melody = nn.Parameter(torch.zeros(d)) if cfg.melody_dim else None
@@ -251,7 +260,7 @@ def _positions(self: PatternLM, x: torch.Tensor, start: int) -> tuple[torch.Tens
     (`x` unchanged, the `rotary_table` every self-attention layer uses) for 'rope'."""
     cfg = self.config
     if cfg.positions == 'rope': return x, rotary_table(start, x.shape[1], cfg.dim // cfg.heads, cfg.max_period, x.device)
-    return x + sinusoidal_positions(torch.arange(start, start + x.shape[1], device=x.device), cfg.dim, cfg.max_period).to(x.dtype), None
+    return x + sinusoidal_positions(torch.arange(start, start + x.shape[1], device=x.device), cfg.dim, cfg.max_period, cfg.sin_frequencies).to(x.dtype), None
 
 def _heads(self: PatternLM, h: torch.Tensor) -> torch.Tensor:
     "`[B, n, D]` -> logits `[B, K, n, bins]` (float32)."

@@ -216,14 +216,17 @@ def save_lm(lm: PatternLM, path, codec_info: dict, text_encoder: str, training_t
     return save_checkpoint(path, 'lm', config, lm.state_dict(), training_tensors, training_state)
 
 def load_lm(path, device='cpu') -> tuple[PatternLM, dict]:
-    "(`PatternLM` in eval mode, info dict with `codec` and `text_encoder`) from an LM checkpoint or run folder."
+    """(`PatternLM` in eval mode, info dict with `codec` and `text_encoder`) from an LM checkpoint or run folder. A
+    text encoder recorded as `./name` lives inside the checkpoint (a converted MusicGen's T5): its full path is returned."""
     ck = load_checkpoint(resolve_checkpoint(path), kind='lm')
     try: cfg = LMConfig.from_dict(ck.config['lm'])
     except (KeyError, TypeError, ValueError) as e: raise CheckpointError(f"{ck.path}: LM config does not fit this version ({e})") from None
     lm = PatternLM(cfg)
     try: lm.load_state_dict(ck.model)
     except RuntimeError as e: raise CheckpointError(f"{ck.path}: weights do not fit the LM its config describes: {str(e)[:500]}") from None
-    return lm.to(device).eval(), dict(codec=ck.config.get('codec', {}), text_encoder=ck.config.get('text_encoder', ''), path=str(ck.path))
+    text = ck.config.get('text_encoder', '')
+    if text.startswith('./'): text = str(ck.path / text)
+    return lm.to(device).eval(), dict(codec=ck.config.get('codec', {}), text_encoder=text, path=str(ck.path))
 
 def codec_info(codec: Codec) -> dict:
     c = codec.config

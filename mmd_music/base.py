@@ -10,16 +10,20 @@ import json, math, platform
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from .audio import index_audio, load_audio, save_audio
 from .checkpoint import load_checkpoint, resolve_checkpoint, ship_checkpoint, shipped_models
 from .codec import Codec, load_codec
 from .train import CodecTrainConfig, corpus_part, evaluate_codec_parts, files_by_part, read_metrics
-from .train_lm import codec_fingerprint
+from .conditioning import TextConditioner
+from .dependence import jackknife_se, t_quantile
+from .lm import PatternLM, lm_inputs
+from .train_lm import CodeSplit, LMTrainConfig, check_pair, codec_fingerprint
 
 # %% auto #0
 __all__ = ['SUMMARY_KEYS', 'summarise', 'thin_metrics', 'corpus_hours', 'run_hours', 'codec_card', 'write_codec_examples',
-           'ship_codec']
+           'ship_codec', 'window_nll', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
 SUMMARY_KEYS = ('si_snr', 'mel_distance', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
@@ -149,4 +153,122 @@ def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: 
     test = evaluation['test']['all']
     ship_checkpoint(ck_path, name, codec_card(name, codec, cfg, results), root=root,
                     summary=dict(step=results['step'], fingerprint=results['fingerprint'], test_si_snr=test['si_snr'], test_mel_distance=test['mel_distance']))
+    return results
+
+# %% ../nbs/14_base_models.ipynb #b9db5a0e
+@torch.no_grad()
+def window_nll(lm: PatternLM, codes: torch.Tensor, cond=None, cond_mask=None, batch_size: int = 16) -> torch.Tensor:
+    """NLL (nats per code) of each window and codebook, float64 `[N, K]`, of codes `[N, K, T]` under `lm` (teacher
+    forcing, eval mode; `cond` None: the null condition)."""
+    was = lm.training; lm.eval()
+    device, out = next(lm.parameters()).device, []
+    for i in range(0, len(codes), batch_size):
+        seq, mask = lm.pattern.build(codes[i:i + batch_size].to(device), lm.config.special)
+        c = None if cond is None else cond[i:i + batch_size].to(device)
+        m = None if cond_mask is None else cond_mask[i:i + batch_size].to(device)
+        logits = lm(lm_inputs(seq, lm.config.special), c, m)
+        B, K, S, C = logits.shape
+        ce = F.cross_entropy(logits.reshape(-1, C), seq.clamp(max=C - 1).reshape(-1), reduction='none').view(B, K, S)
+        w = mask[None].to(ce.dtype)
+        out.append(((ce * w).sum(2) / w.sum(2).clamp(min=1)).double().cpu())
+    lm.train(was)
+    return torch.cat(out)
+
+def mean_by_file(values: torch.Tensor, files: list, level: float = 0.95) -> dict:
+    """Mean of per-window `values` `[N]` with a `level` interval from a jackknife leaving out one file at a time
+    (windows of one recording are not independent)."""
+    files = torch.as_tensor(files)
+    groups = files.unique()
+    mean = float(values.mean())
+    if len(groups) < 2: return dict(mean=round(mean, 4), low=None, high=None, files=len(groups), windows=len(values))
+    loo = torch.stack([values[files != g].mean() for g in groups])
+    half = t_quantile((1 + level) / 2, len(groups) - 1) * jackknife_se(loo)
+    return dict(mean=round(mean, 4), low=round(mean - half, 4), high=round(mean + half, 4), files=len(groups), windows=len(values))
+
+def evaluate_lm(lm: PatternLM, split: CodeSplit, text: TextConditioner | None, seconds: float, max_windows: int | None = None) -> dict:
+    """NLL per codebook and overall of `lm` on non-overlapping windows of `seconds` from a code split, given each
+    file's caption and given the null condition (what the captions tell the LM: `caption_gain`), with intervals
+    over files."""
+    w = split.fixed_windows(int(round(seconds * split.frame_rate)), max_windows)
+    cond, mask = text(w['texts']) if text is not None else (None, None)
+    given = window_nll(lm, w['codes'], cond, mask)
+    out = dict(seconds=seconds, windows=len(given), files=len(set(w['files'])),
+               nll=mean_by_file(given.mean(1), w['files']),
+               nll_per_codebook=[mean_by_file(given[:, k], w['files'])['mean'] for k in range(given.shape[1])])
+    if text is not None:
+        null = window_nll(lm, w['codes'])
+        out |= dict(nll_null=mean_by_file(null.mean(1), w['files']), caption_gain=mean_by_file((null - given).mean(1), w['files']))
+    return out
+
+# %% ../nbs/14_base_models.ipynb #399f2493
+def _nll(m: dict) -> str:
+    return f"{m['mean']:.3f}" + (f" [{m['low']:.3f}, {m['high']:.3f}]" if m.get('low') is not None else '')
+
+def lm_card(name: str, lm: PatternLM, cfg: LMTrainConfig, results: dict) -> str:
+    "The model card of a shipped LM, from its config and the figures of `ship_lm` (`results`)."
+    c, ev = lm.config, results['evaluation']
+    head = ("| split | windows | files | NLL (nats per code) [95% interval] | per codebook | with the null condition | caption gain |\n"
+            "|---|---:|---:|---|---|---|---|")
+    row = lambda s, m: (f"| {s} | {m['windows']} | {m['files']} | {_nll(m['nll'])} | {', '.join(f'{x:.3f}' for x in m['nll_per_codebook'])} | "
+                        + (f"{_nll(m['nll_null'])} | {_nll(m['caption_gain'])} |" if 'nll_null' in m else "n/a | n/a |"))
+    steps = {'delay': 'one step per frame', 'flatten': f"{c.n_q} steps per frame"}.get(c.pattern['name'], c.pattern['name'])
+    return '\n'.join([
+        f"# `{name}`: a {c.pattern['name']}-pattern LM over the codes of `{cfg.codec}`", "",
+        f"Load it with `load_lm('{name}')`; generate with `mmd-music generate --codec {cfg.codec} --lm {name} --text \"...\"`.", "",
+        "## What it is", "",
+        f"- MusicGen's architecture at a small size: {c.layers} layers of width {c.dim}, {c.heads} heads, {lm.n_params():,} parameters;",
+        f"- the {c.pattern['name']} pattern ({steps}) over {c.n_q} codebooks of {c.bins} codes; sinusoidal positions ({c.sin_frequencies});",
+        f"- conditioned on captions through `{cfg.text_encoder}` ({c.cond_dim}-d states), {c.cond_dropout:.0%} of training rows given the "
+        "null condition (for classifier-free guidance);" if c.cond_dim else "- unconditional;",
+        f"- codec fingerprint `{results['codec_fingerprint']}`; checkpoint step {results['step']}.", "",
+        "## Training", "",
+        f"- data: the codes of `{cfg.data}` (files split by a hash of their bytes, valid {cfg.valid_fraction:g}, test {cfg.test_fraction:g}: "
+        "the codec's own splits);",
+        f"- {results['step']:,} steps of {cfg.batch_size} random windows of {cfg.segment_seconds:g} s; AdamW, learning rate {cfg.lr:g} "
+        f"after {cfg.warmup_steps} warm-up steps, betas {tuple(cfg.betas)}, weight decay {cfg.weight_decay:g}, gradients clipped at {cfg.grad_clip:g};",
+        f"- {results['train_hours']:.1f} h of training on {results['machine']}.", "",
+        "## Figures", "",
+        f"Teacher-forced NLL on non-overlapping {cfg.segment_seconds:g} s windows, intervals from a jackknife over files; caption "
+        "gain = NLL with the null condition minus NLL with the file's caption:", "",
+        head, row('valid', ev['valid']), row('test', ev['test']), "",
+        "## Reproduce", "", "```",
+        f"mmd-music train-lm --preset {results.get('preset', 'PRESET')} --run-dir runs/{name} --steps {results['step']}",
+        "```", "", f"then `ship_lm('runs/{name}', '{name}')` (notebook `14_base_models`) evaluates the checkpoint and writes this card.", ""])
+
+def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None = None, examples: int = 2, preset: str = '',
+            device='cpu') -> dict:
+    """Evaluate an LM run's latest checkpoint on the valid and test codes of its codec (extracted into the run's code
+    cache when missing) and ship it into the package as `name` with its model card. With `results_dir`, also write
+    `results.json`, the thinned `metrics.jsonl` and clips generated from test captions there. Returns the results."""
+    from mmd_music.train_lm import extract_codes, generate_audio, load_lm
+    ck_path = resolve_checkpoint(run)
+    ck = load_checkpoint(ck_path, kind='lm', training=True)
+    cfg = LMTrainConfig.from_dict(ck.training_state['train_config'])
+    lm, info = load_lm(ck_path, device)
+    codec = load_codec(cfg.codec, device)
+    check_pair(lm, codec, info)
+    run_dir = ck_path.parent.parent if ck_path.parent.name == 'checkpoints' else Path(run)
+    codes_dir = Path(cfg.codes) if cfg.codes else run_dir / 'codes'
+    extract_codes(codec, cfg.data, codes_dir, cfg.valid_fraction, cfg.test_fraction, ('valid', 'test'), device, progress=False)
+    text = TextConditioner(cfg.text_encoder).to(device) if lm.config.cond_dim else None
+    splits = {s: CodeSplit(codes_dir, s, info['codec']['fingerprint']) for s in ('valid', 'test')}
+    evaluation = {s: evaluate_lm(lm, sp, text, cfg.segment_seconds, max_windows) for s, sp in splits.items()}
+    rows = read_metrics(run_dir)
+    results = dict(name=name, preset=preset, checkpoint=str(ck_path), step=int(ck.training_state['step']), pattern=lm.config.pattern['name'],
+                   parameters=lm.n_params(), codec=cfg.codec, codec_fingerprint=info['codec']['fingerprint'], machine=_machine(),
+                   train_hours=run_hours(rows), evaluation=evaluation, config=cfg.to_dict())
+    if results_dir is not None:
+        results_dir = Path(results_dir); (results_dir / 'examples').mkdir(parents=True, exist_ok=True)
+        captions = list(dict.fromkeys(splits['test'].texts))[:examples]
+        if captions:
+            wavs = generate_audio(lm, codec, captions if lm.config.cond_dim else None, seconds=min(cfg.segment_seconds, 10.0), text=text)
+            results['examples'] = []
+            for k, (caption, wav) in enumerate(zip(captions, wavs)):
+                save_audio(results_dir / 'examples' / f"{k}_generated.flac", wav.cpu().clamp(-1, 1), codec.config.sample_rate)
+                results['examples'].append(dict(caption=caption, file=f"{k}_generated.flac"))
+        (results_dir / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in thin_metrics(rows)))
+        (results_dir / 'results.json').write_text(json.dumps(results, indent=1) + '\n')
+    test = evaluation['test']['nll']
+    ship_checkpoint(ck_path, name, lm_card(name, lm, cfg, results), root=root,
+                    summary=dict(step=results['step'], pattern=results['pattern'], codec_fingerprint=results['codec_fingerprint'], test_nll=test['mean']))
     return results

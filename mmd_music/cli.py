@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Encode the corpus once with a trained codec (cached in --codes, refused if another codec made it), '
                                    'then train the pattern LM with text conditioning. Checkpoints in RUN_DIR/checkpoints, metrics in '
                                    'RUN_DIR/metrics.jsonl, generated examples in RUN_DIR/examples.')
-    p.add_argument('--preset', choices=['cpu', 'musicgen_small'], default='cpu', help='training preset (default cpu)')
+    p.add_argument('--preset', choices=['base-delay', 'base-flatten', 'cpu', 'musicgen_small'], default='cpu',
+                   help="training preset (default cpu; base-delay, base-flatten: the shipped base LMs' recipes, on the base codec)")
     _training_args(p, 'override a config field, lm.<field> for the model (repeatable)')
     p.add_argument('--codec', default=None, help='codec checkpoint or run folder (default runs/codec-cpu-demo)')
     p.add_argument('--codes', default=None, help='code cache folder (default RUN_DIR/codes)')

@@ -132,7 +132,7 @@ class CodeSplit:
     def _window(self, starts: torch.Tensor, files: list[int], frames: int) -> dict:
         idx = starts[:, None] + torch.arange(frames)[None]
         melody = torch.nn.functional.one_hot(self.chroma[idx].long(), 13)[..., :12].float()   # silent frames: all zero
-        return dict(codes=self.codes[:, idx].permute(1, 0, 2).long(), texts=[self.texts[i] for i in files], melody=melody)
+        return dict(codes=self.codes[:, idx].permute(1, 0, 2).long(), texts=[self.texts[i] for i in files], melody=melody, files=list(files))
 
     def random_batch(self, batch: int, frames: int, generator: torch.Generator) -> dict:
         "Random windows (files drawn in proportion to their length): `codes` `[batch, K, frames]` int64, `texts`, `melody` `[batch, frames, 12]`."
@@ -200,6 +200,16 @@ LM_TRAIN_PRESETS = {
     # about 0.35 s a step on 2 CPU cores (demo corpus): 1500 steps in 9 minutes
     'cpu': lambda: LMTrainConfig(lm=lm_config('cpu'), segment_seconds=4.0, batch_size=8, lr=1e-3, warmup_steps=100,
                                  steps=1500, eval_every=250, eval_windows=48, checkpoint_every=250, example_seconds=8.0),
+    # the base LMs: the cpu LM on the shipped base codec's codes of the mixed corpus (the codec's own splits), captions
+    # through MiniLM; flattening takes K steps a frame, so its windows are K times shorter at the same sequence length
+    'base-delay': lambda: LMTrainConfig(lm=lm_config('cpu', pattern='delay'), codec='base', data='data/mixed/manifest.jsonl',
+                                        valid_fraction=0.1, test_fraction=0.1, segment_seconds=10.0, batch_size=8, lr=1e-3,
+                                        warmup_steps=500, steps=30_000, eval_every=1000, eval_windows=64, checkpoint_every=500,
+                                        keep_checkpoints=2, example_seconds=10.0),
+    'base-flatten': lambda: LMTrainConfig(lm=lm_config('cpu', pattern='flatten'), codec='base', data='data/mixed/manifest.jsonl',
+                                          valid_fraction=0.1, test_fraction=0.1, segment_seconds=2.5, batch_size=8, lr=1e-3,
+                                          warmup_steps=500, steps=30_000, eval_every=1000, eval_windows=64, checkpoint_every=500,
+                                          keep_checkpoints=2, example_seconds=5.0),
 }
 
 def lm_train_config(preset: str, **overrides) -> LMTrainConfig:
@@ -207,7 +217,7 @@ def lm_train_config(preset: str, **overrides) -> LMTrainConfig:
     if preset not in LM_TRAIN_PRESETS: raise ValueError(f"unknown LM training preset {preset!r}; choose from {sorted(LM_TRAIN_PRESETS)}")
     d = LM_TRAIN_PRESETS[preset]().to_dict()
     lm = overrides.pop('lm', None)
-    if lm: d['lm'] = lm_config('cpu' if preset == 'cpu' else 'musicgen_small', **{**d['lm'], **lm}).to_dict()
+    if lm: d['lm'] = lm_config('musicgen_small' if preset == 'musicgen_small' else 'cpu', **{**d['lm'], **lm}).to_dict()
     return LMTrainConfig.from_dict({**d, **overrides})
 
 # %% ../nbs/09b_train_lm.ipynb #78fc6c89

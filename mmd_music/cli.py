@@ -232,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--codes', default=None, help='code cache folder (default RUN_DIR/codes)')
     p.set_defaults(func=cmd_train_lm)
     p = sub.add_parser('convert', help="convert transformers' EnCodec / MusicGen folders to checkpoints here, and back",
-                       description="SRC a transformers EnCodec folder (config.json + model.safetensors) -> a codec checkpoint; a "
-                                   "MusicGen folder -> an LM checkpoint (with its EnCodec in OUT/codec and its T5 in OUT/text_encoder). "
+                       description="SRC a transformers EnCodec folder (config.json + model.safetensors) or audiocraft's "
+                                   "compression_state_dict.bin -> a codec checkpoint; a MusicGen folder or audiocraft's state_dict.bin -> an LM checkpoint (with its EnCodec in OUT/codec and its T5 in OUT/text_encoder). "
                                    "--to transformers: a codec or LM checkpoint (or run) here -> an EncodecModel or MusicgenForCausalLM "
                                    "folder. OUT is written only once the conversion has succeeded.")
     p.add_argument('src', help='folder to convert'); p.add_argument('out', help='folder to write')

@@ -20,8 +20,10 @@ from .lm import LMConfig, PatternLM
 __all__ = ['SIDE_CONFIG', 'SIDE_WEIGHTS', 'ENCODEC_FIXED', 'ConvertError', 'read_state_dict', 'codec_config_from_encodec',
            'encodec_config', 'codec_state_from_encodec', 'encodec_state_from_codec', 'codec_from_encodec',
            'encodec_from_codec', 'lm_config_from_musicgen', 'musicgen_decoder_config', 'lm_state_from_musicgen',
-           'musicgen_state_from_lm', 'lm_from_musicgen', 'musicgen_from_lm', 'compare_codecs', 'compare_lms', 'convert',
-           'random_encodec', 'random_musicgen', 'equality_report']
+           'musicgen_state_from_lm', 'lm_from_musicgen', 'musicgen_from_lm', 'read_audiocraft',
+           'codec_config_from_audiocraft', 'encodec_names_from_audiocraft', 'codec_from_audiocraft',
+           'lm_from_audiocraft', 'compare_codecs', 'compare_lms', 'convert', 'random_encodec', 'random_musicgen',
+           'equality_report']
 
 # %% ../nbs/15_convert.ipynb #311995f5
 class ConvertError(ValueError):
@@ -42,6 +44,10 @@ def read_state_dict(path) -> dict:
                            f"(a pickle of other objects is never unpickled here): {str(e).splitlines()[0][:300]}") from None
     if isinstance(obj, dict) and 'best_state' in obj: obj = obj['best_state']
     if isinstance(obj, dict) and 'model' in obj and isinstance(obj['model'], dict): obj = obj['model']
+    return _named_tensors(obj, path)
+
+def _named_tensors(obj, path) -> dict:
+    "`obj` if it is a non-empty dict of name -> tensor, else a `ConvertError` saying what it holds."
     if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in obj.items()):
         kinds = sorted({type(v).__name__ for v in obj.values()}) if isinstance(obj, dict) else [type(obj).__name__]
         raise ConvertError(f"{path}: not a state dict of named tensors (holds {', '.join(kinds)})")
@@ -335,6 +341,101 @@ def musicgen_from_lm(lm: PatternLM):
     model.load_state_dict(state)
     return model.eval()
 
+# %% ../nbs/15_convert.ipynb #69db59bf
+def read_audiocraft(path) -> tuple[dict, dict]:
+    """(config, state dict) of one of audiocraft's exported files (`compression_state_dict.bin`, `state_dict.bin`:
+    `{'best_state': ..., 'xp.cfg': YAML}`), read with `torch.load(..., weights_only=True)`."""
+    import yaml
+    path = Path(path)
+    if not path.is_file(): raise ConvertError(f"{path}: no such file")
+    try: pkg = torch.load(str(path), map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ConvertError(f"{path}: not a file that loads with weights_only=True (a pickle of other objects is never "
+                           f"unpickled here): {str(e).splitlines()[0][:300]}") from None
+    if not isinstance(pkg, dict) or 'best_state' not in pkg or 'xp.cfg' not in pkg:
+        raise ConvertError(f"{path}: not an audiocraft export (it has no 'best_state' and 'xp.cfg')")
+    cfg = yaml.safe_load(pkg['xp.cfg']) if isinstance(pkg['xp.cfg'], str) else pkg['xp.cfg']
+    return cfg, _named_tensors(pkg['best_state'], path)
+
+def _require(what: str, have: dict, want: dict):
+    differ = {k: have.get(k) for k, v in want.items() if have.get(k, v) != v}
+    if differ: raise ConvertError(f"this {what} differs from the architecture here in {differ} (supported: {want})")
+
+def codec_config_from_audiocraft(cfg: dict) -> CodecConfig:
+    "Our `CodecConfig` of an audiocraft EnCodec's `xp.cfg` (SEANet + RVQ); a `ConvertError` names what it cannot represent."
+    sea = {k: v for k, v in cfg['seanet'].items() if k not in ('encoder', 'decoder')}
+    for part in ('encoder', 'decoder'): _require(f"SEANet {part}", {**sea, **(cfg['seanet'].get(part) or {})}, {**sea})
+    _require('SEANet', sea, dict(causal=False, norm='weight_norm', pad_mode='reflect', true_skip=True, kernel_size=7, last_kernel_size=7,
+                                 residual_kernel_size=3, dilation_base=2, activation='ELU', disable_norm_outer_blocks=0, final_activation=None))
+    _require('EnCodec', cfg.get('encodec', {}), dict(renormalize=False, causal=False))
+    rvq = cfg['rvq']
+    return CodecConfig(sample_rate=cfg['sample_rate'], channels=cfg['channels'], n_filters=sea['n_filters'], ratios=list(sea['ratios']),
+                       dimension=sea['dimension'], n_residual_layers=sea['n_residual_layers'], lstm_layers=sea['lstm'],
+                       compress=sea['compress'], n_q=rvq['n_q'], bins=rvq['bins'], decay=rvq.get('decay', 0.99))
+
+def encodec_names_from_audiocraft(sd: dict) -> dict:
+    "audiocraft's EnCodec tensor names -> transformers' (the layouts are the same; audiocraft wraps each conv once more)."
+    out = {}
+    for k, v in sd.items():
+        k = re.sub(r'^(encoder|decoder)\.model\.', r'\1.layers.', k)
+        k = k.replace('.conv.conv.', '.conv.').replace('.convtr.convtr.', '.conv.')
+        k = re.sub(r'^quantizer\.vq\.layers\.(\d+)\._codebook\.', r'quantizer.layers.\1.codebook.', k)
+        out[k] = v
+    return out
+
+def codec_from_audiocraft(path) -> Codec:
+    "Our `Codec` (eval mode) from audiocraft's `compression_state_dict.bin`."
+    cfg, sd = read_audiocraft(path)
+    config = codec_config_from_audiocraft(cfg)
+    sd = encodec_names_from_audiocraft(sd)
+    codec = Codec(config)
+    _check_encodec_keys(sd, codec, f"{path}: the EnCodec weights do not fit its config")
+    codec.load_state_dict(codec_state_from_encodec(sd, config))
+    return codec.eval()
+
+def lm_from_audiocraft(path) -> tuple[PatternLM, dict]:
+    """(our `PatternLM`, extras with the text encoder's name) from audiocraft's MusicGen `state_dict.bin`: the T5
+    conditioner's `output_proj` becomes our condition projection, the null condition MusicGen's zero states. For
+    captions of different lengths in one batch, audiocraft lets the padded (zero) positions take attention weight;
+    here, as in transformers, they are masked."""
+    cfg, sd = read_audiocraft(path)
+    sd = {k.replace('.mha.', '.'): v for k, v in sd.items()}     # attention through torch's nn.MultiheadAttention: same tensors
+    t = cfg['transformer_lm']
+    _require('MusicGen LM', t, dict(positional_embedding='sin', norm='layer_norm', norm_first=True, bias_ff=False, bias_attn=False,
+                                     bias_proj=False, layer_scale=None, activation='gelu', positional_scale=1.0, kv_repeat=1,
+                                     qk_layer_norm=False, qk_layer_norm_cross=False, weight_sharing=False, zero_bias_init=False))
+    pattern = cfg.get('codebooks_pattern', {})
+    delays = (pattern.get('delay') or {}).get('delays', list(range(t['n_q'])))
+    if pattern.get('modeling') != 'delay' or list(delays) != list(range(t['n_q'])):
+        raise ConvertError(f"{path}: codebook pattern {pattern.get('modeling')!r} with delays {delays}; only MusicGen's delay pattern (0, 1, ..., K-1) converts")
+    proj = 'condition_provider.conditioners.description.output_proj.'
+    if proj + 'weight' not in sd: raise ConvertError(f"{path}: no text conditioner ({proj}weight): only text-conditioned MusicGen converts")
+    d, K = t['dim'], t['n_q']
+    c = LMConfig(n_q=K, bins=t['card'], dim=d, layers=t['num_layers'], heads=t['num_heads'], ffn_mult=int(t.get('hidden_scale', 4)),
+                 dropout=0.0, cond_dim=sd[proj + 'weight'].shape[1], cond_bias=proj + 'bias' in sd, pattern=dict(name='delay', n_q=K),
+                 max_period=float(t.get('max_period', 10_000)), positions='sin', sin_frequencies='musicgen')
+    get = lambda k: sd[k] if k in sd else (_ for _ in ()).throw(ConvertError(f"{path}: the MusicGen weights have no {k}"))
+    state = {f"emb.{k}.weight": get(f"emb.{k}.weight") for k in range(K)}
+    state |= {f"heads.{k}.weight": get(f"linears.{k}.weight") for k in range(K)}
+    state |= {f"norm.{w}": get(f"out_norm.{w}") for w in ('weight', 'bias')}
+    state |= {f"cond_proj.{w}": sd[proj + w] for w in ('weight', 'bias') if proj + w in sd}
+    state['null_cond'] = torch.zeros(d)
+    for i in range(c.layers):
+        p, o = f"transformer.layers.{i}.", f"blocks.{i}."
+        for theirs, ours in (('self_attn', 'attn'), ('cross_attention', 'cross')):
+            w = get(f"{p}{theirs}.in_proj_weight")
+            state[f"{o}{ours}.q.weight"], state[f"{o}{ours}.kv.weight"] = w[:d].clone(), w[d:].clone()
+            state[f"{o}{ours}.out.weight"] = get(f"{p}{theirs}.out_proj.weight")
+        for theirs, ours in (('norm1', 'norm1'), ('norm_cross', 'norm_cross'), ('norm2', 'norm2')):
+            state |= {f"{o}{ours}.{w}": get(f"{p}{theirs}.{w}") for w in ('weight', 'bias')}
+        state[f"{o}ffn.0.weight"], state[f"{o}ffn.2.weight"] = get(f"{p}linear1.weight"), get(f"{p}linear2.weight")
+    used = {f"emb.{k}.weight" for k in range(K)} | {f"linears.{k}.weight" for k in range(K)} | {f"out_norm.{w}" for w in ('weight', 'bias')}
+    used |= {proj + w for w in ('weight', 'bias')}
+    extra = sorted(k for k in sd if k not in used and not re.match(r'transformer\.layers\.\d+\.(self_attn|cross_attention|norm1|norm2|norm_cross|linear1|linear2)\.', k))
+    if extra: raise ConvertError(f"{path}: tensors this LM has no place for: {', '.join(extra[:8])}")
+    text = ((cfg.get('conditioners') or {}).get('description') or {}).get('t5', {}).get('name', '')
+    return _load_lm(c, state, f"{path}: the MusicGen weights do not fit its config"), dict(text_encoder=text)
+
 # %% ../nbs/15_convert.ipynb #11c8434d
 @torch.no_grad()
 def compare_codecs(codec: Codec, encodec, wav: torch.Tensor) -> dict:
@@ -379,10 +480,16 @@ def _quiet():
     from transformers import logging as hf_logging
     hf_logging.set_verbosity_error()
 
+def _move_into(ck: Path, folder: Path):
+    "Move the files of checkpoint folder `ck` up into `folder` (so that `folder` itself is the checkpoint)."
+    for f in ck.iterdir(): os.replace(f, folder / f.name)
+    ck.rmdir()
+
 def convert(src, out, to: str = 'mmd_music') -> dict:
     """Convert `src` into a new folder `out` (written atomically: nothing at `out` unless the conversion succeeds).
 
-    `to='mmd_music'`: `src` a transformers EnCodec folder -> a codec checkpoint (`load_codec(out)`); a
+    `to='mmd_music'`: `src` an audiocraft export file (`compression_state_dict.bin`, `state_dict.bin`) -> a codec or LM
+    checkpoint (the LM records audiocraft's text encoder by name); a transformers EnCodec folder -> a codec checkpoint (`load_codec(out)`); a
     `MusicgenForConditionalGeneration` folder -> an LM checkpoint (`load_lm(out)`) with its EnCodec in `out/codec`
     and its text encoder (and the tokenizer files found in `src`) in `out/text_encoder`, recorded as the LM's text
     encoder; a `MusicgenForCausalLM` folder -> an LM checkpoint. `to='transformers'`: `src` a codec checkpoint or run of
@@ -420,6 +527,16 @@ def convert(src, out, to: str = 'mmd_music') -> dict:
                     save_file({k: v.contiguous() for k, v in lm.state_dict().items() if k.startswith(('cond_proj.', 'null_cond'))}, str(tmp / SIDE_WEIGHTS))
             return dict(kind='musicgen_decoder', out=str(_write_atomically(out, write)), parameters=lm.n_params())
         raise ConvertError(f"{src}: a {ck.kind} checkpoint; only codecs and LMs convert")
+    if src.is_file():                                  # audiocraft's export: the EnCodec or the LM, as its config says
+        cfg, _ = read_audiocraft(src)
+        if 'transformer_lm' in cfg:
+            lm, extra = lm_from_audiocraft(src)
+            return dict(kind='lm', out=str(_write_atomically(out, lambda tmp: _move_into(save_lm(lm, tmp / '.lm', {}, extra['text_encoder']), tmp))),
+                        parameters=lm.n_params(), text_encoder=extra['text_encoder'])
+        if 'seanet' in cfg:
+            codec = codec_from_audiocraft(src)
+            return dict(kind='codec', out=str(_write_atomically(out, lambda tmp: save_codec(codec, tmp))), parameters=codec.num_parameters())
+        raise ConvertError(f"{src}: an audiocraft export of neither an EnCodec (seanet) nor a MusicGen LM (transformer_lm)")
     cfg, _ = (json.loads((src / 'config.json').read_text()), None) if (src / 'config.json').is_file() else ({}, None)
     if cfg.get('format') == 'mmd_music' or (src / 'checkpoints').is_dir():
         raise ConvertError(f"{src}: already a checkpoint or run of this package; to write a transformers folder use to='transformers'")
@@ -436,9 +553,7 @@ def convert(src, out, to: str = 'mmd_music') -> dict:
                 info, text = codec_info(extra['codec']), './text_encoder'
             else: info, text = extra['side'].get('codec', {}), extra['side'].get('text_encoder', '')
             if text.startswith('./') and (src / text).is_dir(): shutil.copytree(src / text, tmp / text)
-            ck = save_lm(lm, tmp / '.lm', info, text)
-            for f in ck.iterdir(): os.replace(f, tmp / f.name)
-            ck.rmdir()
+            _move_into(save_lm(lm, tmp / '.lm', info, text), tmp)
         return dict(kind='lm', out=str(_write_atomically(out, write)), parameters=lm.n_params(),
                     **({'codec': str(out / 'codec'), 'text_encoder': str(out / 'text_encoder')} if mt == 'musicgen' else {}))
     if not src.exists(): raise ConvertError(f"{src}: no such folder")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from fastcore.basics import patch
 import torchaudio
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -273,6 +274,7 @@ class AudioClips(Dataset):
                 f"{self.total_seconds/3600:.2f} h, {len(self)} clips of {self.segment_seconds:g} s at {self.sample_rate} Hz)")
 
 # %% ../nbs/00_audio.ipynb #9715295f
+@patch
 def _read_clip(self: AudioClips, f: AudioFile, offset: float) -> torch.Tensor:
     wav, _ = load_audio(f.path, self.sample_rate, mono=self.channels == 1, offset=offset,
                         duration=self.segment_seconds, normalize=self.normalize)
@@ -280,12 +282,12 @@ def _read_clip(self: AudioClips, f: AudioFile, offset: float) -> torch.Tensor:
     L = self.segment_length
     return torch.nn.functional.pad(wav, (0, L - wav.shape[1])) if wav.shape[1] < L else wav[:, :L].contiguous()
 
+@patch
 def _item(self: AudioClips, f: AudioFile, offset: float, wav: torch.Tensor) -> dict:
     return dict(wav=wav, text=f.text, path=f.relpath, offset=float(offset))
 
-AudioClips._read_clip, AudioClips._item = _read_clip, _item
-
 # %% ../nbs/00_audio.ipynb #b8f01ae0
+@patch
 def _random_item(self: AudioClips, index: int, max_tries: int = 20) -> dict:
     rng = np.random.default_rng((self.seed, index))
     fallback = None
@@ -303,10 +305,9 @@ def _random_item(self: AudioClips, index: int, max_tries: int = 20) -> dict:
         if fallback is None: fallback = (f, offset, wav)
     return self._item(*fallback) if fallback else self._random_item(index + 1_000_003, max_tries)
 
-AudioClips._random_item = _random_item
-
 # %% ../nbs/00_audio.ipynb #3d0a780e
-def _clip_table(self: AudioClips) -> list[tuple[int, float]]:
+@patch(as_prop=True)
+def clips(self: AudioClips) -> list[tuple[int, float]]:
     "The fixed clip table: (file index, offset in seconds), silent clips and unreadable files removed."
     if self._clips is not None: return self._clips
     seg, L, table = self.segment_seconds, self.segment_length, []
@@ -325,13 +326,12 @@ def _clip_table(self: AudioClips) -> list[tuple[int, float]]:
     self._clips = table
     return table
 
+@patch
 def __getitem__(self: AudioClips, index: int) -> dict:
     if self.mode == 'random': return self._random_item(int(index))
     i, offset = self.clips[index]
     f = self.files[i]
     return self._item(f, offset, self._read_clip(f, offset))
-
-AudioClips.clips, AudioClips.__getitem__ = property(_clip_table), __getitem__
 
 # %% ../nbs/00_audio.ipynb #244cc6a5
 class ClipSampler(Sampler):

@@ -15,8 +15,9 @@ from .audio import AudioClips
 from .checkpoint import resolve_checkpoint
 from .codec import load_codec
 from .quantize import code_counts
-from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_clips, delay_layout, group_rows,
-                           independence_mmd2, make_kernel, median_bandwidth, parallel_layout, product_sample, standardize)
+from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_clips, group_rows,
+                           independence_mmd2, make_kernel, median_bandwidth, product_sample, standardize)
+from .patterns import make_pattern
 from .dependence import repair_clips
 from .train import _spread, evaluate_codec, read_metrics
 
@@ -70,7 +71,7 @@ def codec_rows(checkpoint, data=None, split: str = 'test', clips: int = 16, seco
     wav = torch.stack([ds[i]['wav'] for i in _spread(len(ds), clips)])
     s = codec.streams(wav, stream)                                      # [B, K, D, T]
     K, T = s.shape[1], s.shape[-1]
-    rows = group_rows(s, parallel_layout(K, T) if grouping == 'parallel' else delay_layout(K, T))   # [B S, K, D], clip-major
+    rows = group_rows(s, make_pattern(grouping, K).layout(T))   # [B S, K, D], clip-major
     return rows.reshape(len(wav), -1, *rows.shape[1:])
 
 # %% ../nbs/11_dashboards.ipynb #9934ddba

@@ -10,6 +10,7 @@ import json, math
 from dataclasses import dataclass, asdict, field
 
 import torch
+from fastcore.basics import patch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -17,8 +18,7 @@ from .patterns import Pattern, make_pattern, pattern_spec, pattern_from_spec, lm
 
 # %% auto #0
 __all__ = ['SIN_FREQUENCIES', 'LM_PRESETS', 'LMConfig', 'lm_config', 'sinusoidal_positions', 'rotary_table', 'rotary', 'KVCache',
-           'Attention', 'Block', 'PatternLM', 'prepare_condition', 'prepare_melody', 'embed_steps', 'forward',
-           'forward_cached', 'lm_loss', 'compute_loss', 'overfit_one', 'sample_logits', 'generate_sequence', 'generate']
+           'Attention', 'Block', 'PatternLM', 'lm_loss', 'overfit_one', 'sample_logits']
 
 # %% ../nbs/07_lm.ipynb #041c3961
 SIN_FREQUENCIES = ('musicgen', 'vaswani')
@@ -208,6 +208,7 @@ class PatternLM(nn.Module):
     def n_params(self) -> int: return sum(p.numel() for p in self.parameters())
 
 # %% ../nbs/07_lm.ipynb #20a186c9
+@patch
 def prepare_condition(self: PatternLM, cond: torch.Tensor | None, cond_mask: torch.Tensor | None = None,
                       drop: torch.Tensor | None = None, batch: int | None = None):
     "(`cond` `[B, L, cond_dim]`, `cond_mask` `[B, L]`) -> projected `[B, L', D]` and mask, null rows where `drop`."
@@ -232,6 +233,7 @@ def prepare_condition(self: PatternLM, cond: torch.Tensor | None, cond_mask: tor
         mask = torch.where(drop[:, None], torch.arange(L, device=cond.device)[None] == 0, mask)
     return x, mask
 
+@patch
 def prepare_melody(self: PatternLM, melody: torch.Tensor | None, drop: torch.Tensor | None = None):
     "`melody` `[B, P, melody_dim]` -> prefix `[B, P, D]` (the learned null melody where `drop`), or None."
     if melody is None: return None
@@ -242,9 +244,8 @@ def prepare_melody(self: PatternLM, melody: torch.Tensor | None, drop: torch.Ten
     if drop is not None and drop.any(): x = torch.where(drop.to(x.device)[:, None, None], self.null_melody.to(x.dtype), x)
     return x
 
-PatternLM.prepare_condition, PatternLM.prepare_melody = prepare_condition, prepare_melody
-
 # %% ../nbs/07_lm.ipynb #3f47d3a8
+@patch
 def embed_steps(self: PatternLM, inp: torch.Tensor, check: bool = True) -> torch.Tensor:
     "`[B, K, n]` step tokens in `[0, bins]` -> `[B, n, D]`, the sum of the K embeddings (`check=False`: tokens known valid)."
     cfg = self.config
@@ -255,6 +256,7 @@ def embed_steps(self: PatternLM, inp: torch.Tensor, check: bool = True) -> torch
         raise ValueError(f"step tokens must lie in [0, {cfg.bins}] ({cfg.bins} is the special token); got [{int(inp.min())}, {int(inp.max())}]")
     return sum(self.emb[k](inp[:, k]) for k in range(cfg.n_q))
 
+@patch
 def _positions(self: PatternLM, x: torch.Tensor, start: int) -> tuple[torch.Tensor, tuple | None]:
     """`x` `[B, n, D]` at positions `start..` -> (`x` with sinusoidal embeddings added, None) for 'sin';
     (`x` unchanged, the `rotary_table` every self-attention layer uses) for 'rope'."""
@@ -262,11 +264,13 @@ def _positions(self: PatternLM, x: torch.Tensor, start: int) -> tuple[torch.Tens
     if cfg.positions == 'rope': return x, rotary_table(start, x.shape[1], cfg.dim // cfg.heads, cfg.max_period, x.device)
     return x + sinusoidal_positions(torch.arange(start, start + x.shape[1], device=x.device), cfg.dim, cfg.max_period, cfg.sin_frequencies).to(x.dtype), None
 
+@patch
 def _heads(self: PatternLM, h: torch.Tensor) -> torch.Tensor:
     "`[B, n, D]` -> logits `[B, K, n, bins]` (float32)."
     h = self.norm(h)
     return torch.stack([head(h) for head in self.heads], 1).float()
 
+@patch
 def forward(self: PatternLM, inp: torch.Tensor, cond=None, cond_mask=None, melody=None, drop=None) -> torch.Tensor:
     "Logits `[B, K, S, bins]` for input steps `inp` `[B, K, S]` (see `lm_inputs`). `drop` `[B]`: rows given the null condition."
     x = self.embed_steps(inp)
@@ -278,15 +282,13 @@ def forward(self: PatternLM, inp: torch.Tensor, cond=None, cond_mask=None, melod
     P = 0 if prefix is None else prefix.shape[1]
     return self._heads(x[:, P:])
 
+@patch
 def forward_cached(self: PatternLM, x: torch.Tensor, caches: list[KVCache], pos: int, cross_kv=None, cond_mask=None) -> torch.Tensor:
     "Embedded inputs `x` `[B, n, D]` (no positions yet) at positions `pos..pos+n-1` against `caches` -> logits `[B, K, n, bins]`."
     x, rope = self._positions(x, pos)
     for i, b in enumerate(self.blocks):
         x = b(x, None, cond_mask, cache=caches[i], pos=pos, cross_kv=None if cross_kv is None else cross_kv[i], rope=rope)
     return self._heads(x)
-
-PatternLM.embed_steps, PatternLM._positions, PatternLM._heads = embed_steps, _positions, _heads
-PatternLM.forward, PatternLM.forward_cached = forward, forward_cached
 
 # %% ../nbs/07_lm.ipynb #fa7f7811
 def lm_loss(logits: torch.Tensor, seq: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -297,13 +299,12 @@ def lm_loss(logits: torch.Tensor, seq: torch.Tensor, mask: torch.Tensor) -> tupl
     per_k = (ce * m).sum((0, 2)) / m.sum((0, 2)).clamp(min=1)
     return per_k.mean(), per_k
 
+@patch
 def compute_loss(self: PatternLM, codes: torch.Tensor, cond=None, cond_mask=None, melody=None, drop=None):
     "Codes `[B, K, T]` -> (loss, per-codebook loss `[K]`): pattern, shifted inputs, logits, cross-entropy."
     seq, mask = self.pattern.build(codes, self.config.special)
     logits = self(lm_inputs(seq, self.config.special), cond, cond_mask, melody, drop)
     return lm_loss(logits, seq, mask)
-
-PatternLM.compute_loss = compute_loss
 
 # %% ../nbs/07_lm.ipynb #984ddf8f
 def overfit_one(lm: PatternLM, codes: torch.Tensor, cond=None, steps: int = 150, lr: float = 3e-3) -> float:
@@ -335,6 +336,7 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
 
 # %% ../nbs/07_lm.ipynb #829b0674
 @torch.no_grad()
+@patch
 def generate_sequence(self: PatternLM, frames: int, cond=None, cond_mask=None, melody=None, prompt=None,
                       guidance: float | None = 3.0, temperature: float = 1.0, top_k: int = 250, top_p: float = 0.0,
                       batch: int | None = None, generator: torch.Generator | None = None, progress: bool = False,
@@ -391,9 +393,8 @@ def generate_sequence(self: PatternLM, frames: int, cond=None, cond_mask=None, m
             if return_logits: logits_all[:, :, s + 1] = step_logits
     return seq, logits_all
 
+@patch
 def generate(self: PatternLM, frames: int, **kwargs) -> torch.Tensor:
     "Codes `[B, K, frames]` sampled from the LM (arguments as `generate_sequence`)."
     seq, _ = self.generate_sequence(frames, **kwargs)
     return self.pattern.revert(seq, frames)
-
-PatternLM.generate_sequence, PatternLM.generate = generate_sequence, generate

@@ -13,12 +13,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .patterns import make_pattern
+
 # %% auto #0
 __all__ = ['PAPER_BANDWIDTHS', 'SCALED_MULTIPLIERS', 'KERNELS', 'ESTIMATORS', 'PRODUCTS', 'Kernel', 'MultiScaleGaussian',
            'InverseMultiquadric', 'LinearKernel', 'QuadraticKernel', 'median_bandwidth', 'make_kernel', 'kernel_sum',
            'mmd2', 'standardize', 'as_clips', 'check_rows', 'clip_product', 'frame_product', 'shared_pairs',
-           'independence_mmd2', 'product_sample', 'dhsic_terms', 'dhsic', 'delay_layout', 'parallel_layout',
-           'group_rows', 'IndependenceLoss']
+           'independence_mmd2', 'product_sample', 'dhsic_terms', 'dhsic', 'group_rows', 'IndependenceLoss']
 
 # %% ../nbs/04_mmd.ipynb #361bf879
 class Kernel:
@@ -422,18 +423,6 @@ def dhsic(z: torch.Tensor, kernel: Kernel, chunk: int = 1024) -> torch.Tensor:
     return dhsic_terms(R, J, B, S).sum().to(z.dtype)
 
 # %% ../nbs/04_mmd.ipynb #b965deac
-def delay_layout(K: int, T: int, delays=None) -> torch.Tensor:
-    "Step layout `[K, S]` of the delay pattern (default delays 0..K-1): frame of codebook k at step s, -1 if absent."
-    delays = list(range(K)) if delays is None else list(delays)
-    S = T + max(delays)
-    s = torch.arange(S)[None]
-    t = s - torch.tensor(delays)[:, None]
-    return torch.where((t >= 0) & (t < T), t, torch.full_like(t, -1))
-
-def parallel_layout(K: int, T: int) -> torch.Tensor:
-    "Step layout `[K, T]` of the parallel pattern."
-    return torch.arange(T)[None].expand(K, T).clone()
-
 def group_rows(streams: torch.Tensor, layout: torch.Tensor) -> torch.Tensor:
     "Rows `[B * S', K, D]` of `streams` `[B, K, D, T]` at the S' steps of `layout` `[K, S]` where every codebook is present."
     B, K, D, T = streams.shape
@@ -471,8 +460,7 @@ class IndependenceLoss(torch.nn.Module):
 
     def layout(self, K: int, T: int) -> torch.Tensor:
         if torch.is_tensor(self.pattern): return self.pattern
-        if self.pattern == 'parallel': return parallel_layout(K, T)
-        if self.pattern == 'delay': return delay_layout(K, T)
+        if self.pattern in ('parallel', 'delay'): return make_pattern(self.pattern, K).layout(T)
         raise ValueError(f"pattern must be 'parallel', 'delay' or a step layout [K, S], not {self.pattern!r}")
 
     def forward(self, streams: torch.Tensor) -> torch.Tensor:

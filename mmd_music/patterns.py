@@ -7,11 +7,12 @@ Docs: https://mmd-music.github.io/mmd_music/patterns.html.md"""
 # %% ../nbs/06_patterns.ipynb #a8bca7c9
 from __future__ import annotations
 import torch
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PATTERNS', 'Pattern', 'build', 'revert', 'revert_logits', 'lm_inputs', 'UnrolledPattern', 'ParallelPattern',
-           'DelayPattern', 'FlattenPattern', 'PartialFlattenPattern', 'CoarseFirstPattern', 'MusicLMPattern',
-           'make_pattern', 'pattern_spec', 'pattern_from_spec', 'check_partition', 'plot_patterns']
+__all__ = ['PATTERNS', 'Pattern', 'lm_inputs', 'UnrolledPattern', 'ParallelPattern', 'DelayPattern', 'FlattenPattern',
+           'PartialFlattenPattern', 'CoarseFirstPattern', 'MusicLMPattern', 'make_pattern', 'pattern_spec',
+           'pattern_from_spec', 'check_partition', 'plot_patterns']
 
 # %% ../nbs/06_patterns.ipynb #fbf28188
 class Pattern:
@@ -49,6 +50,7 @@ def _check_codes(codes: torch.Tensor, n_q: int, special: int):
         raise ValueError(f"codes must lie in [0, {special}) (the special token is {special}); "
                          f"got values in [{int(codes.min())}, {int(codes.max())}]")
 
+@patch
 def build(self: Pattern, codes: torch.Tensor, special: int) -> tuple[torch.Tensor, torch.Tensor]:
     "Codes `[B, K, T]` -> (`seq` `[B, K, S]` with `special` at absent positions, `mask` `[K, S]`)."
     _check_codes(codes, self.n_q, special)
@@ -65,6 +67,7 @@ def _steps_of(layout: torch.Tensor, T: int) -> torch.Tensor:
     steps[k, layout[k, s]] = s
     return steps
 
+@patch
 def revert(self: Pattern, seq: torch.Tensor, T: int | None = None) -> torch.Tensor:
     "`seq` `[B, K, S, ...]` -> `[B, K, T, ...]`: the exact inverse of `build` (any trailing dims, e.g. logits, follow along)."
     if seq.dim() < 3 or seq.shape[1] != self.n_q:
@@ -77,6 +80,7 @@ def revert(self: Pattern, seq: torch.Tensor, T: int | None = None) -> torch.Tens
     idx = steps.view(1, self.n_q, T, *([1] * (seq.dim() - 3))).expand(seq.shape[0], -1, -1, *seq.shape[3:])
     return seq.gather(2, idx)
 
+@patch
 def revert_logits(self: Pattern, logits: torch.Tensor, T: int | None = None) -> torch.Tensor:
     "LM logits `[B, K, S, bins]` (aligned with `seq`) -> `[B, K, T, bins]` aligned with `codes`."
     if logits.dim() != 4: raise ValueError(f"logits must be [B, K, S, bins], got {tuple(logits.shape)}")
@@ -85,8 +89,6 @@ def revert_logits(self: Pattern, logits: torch.Tensor, T: int | None = None) -> 
 def lm_inputs(seq: torch.Tensor, special: int) -> torch.Tensor:
     "The LM's input for `seq` `[B, K, S]`: shifted right one step, with an all-special start step."
     return torch.cat([torch.full_like(seq[..., :1], special), seq[..., :-1]], -1)
-
-Pattern.build, Pattern.revert, Pattern.revert_logits = build, revert, revert_logits
 
 # %% ../nbs/06_patterns.ipynb #059376eb
 class UnrolledPattern(Pattern):

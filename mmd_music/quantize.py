@@ -10,14 +10,14 @@ import math
 from dataclasses import dataclass
 
 import torch
+from fastcore.basics import patch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
 __all__ = ['STREAMS', 'all_reduce_sum', 'broadcast_from_rank0', 'nearest_code', 'kmeans_plusplus', 'kmeans', 'VQOutput',
-           'VectorQuantizer', 'init_codebook', 'ema_update', 'revive_dead_codes', 'lookup', 'RVQOutput', 'pick_streams',
-           'code_counts', 'code_stats', 'ResidualVQ', 'decode', 'init_from', 'initialized']
+           'VectorQuantizer', 'RVQOutput', 'pick_streams', 'code_counts', 'code_stats', 'ResidualVQ']
 
 # %% ../nbs/01_quantize.ipynb #ceb0c0c3
 def _distributed() -> bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -100,6 +100,7 @@ class VectorQuantizer(nn.Module):
 
 # %% ../nbs/01_quantize.ipynb #028bb60a
 @torch.no_grad()
+@patch
 def init_codebook(self: VectorQuantizer, x: torch.Tensor, generator: torch.Generator | None = None):
     "Initialise the codebook by k-means on `x` `[N, dim]` (computed on rank 0, broadcast to all ranks)."
     if x.dim() != 2 or x.shape[1] != self.dim: raise ValueError(f"expected vectors [N, {self.dim}], got {tuple(x.shape)}")
@@ -112,10 +113,9 @@ def init_codebook(self: VectorQuantizer, x: torch.Tensor, generator: torch.Gener
     self.recent_usage.copy_(self.cluster_size)
     self.initialized.fill_(True)
 
-VectorQuantizer.init_codebook = init_codebook
-
 # %% ../nbs/01_quantize.ipynb #dbad284f
 @torch.no_grad()
+@patch
 def ema_update(self: VectorQuantizer, x: torch.Tensor, codes: torch.Tensor):
     "One EMA step from rows `x` `[N, dim]` and their codes `[N]`, then revival of dead codes."
     onehot_counts = torch.bincount(codes, minlength=self.bins).to(x.dtype)
@@ -132,6 +132,7 @@ def ema_update(self: VectorQuantizer, x: torch.Tensor, codes: torch.Tensor):
     if self.revival == 'reset': self.revive_dead_codes(x)
 
 @torch.no_grad()
+@patch
 def revive_dead_codes(self: VectorQuantizer, x: torch.Tensor, reset_stats: bool = True) -> int:
     "Replace codes whose usage share is under `dead_fraction / bins` by random rows of `x` (and reset their EMA statistics); returns how many."
     recent = self.recent_usage.sum()
@@ -150,10 +151,9 @@ def revive_dead_codes(self: VectorQuantizer, x: torch.Tensor, reset_stats: bool 
     self.revived += n_dead
     return n_dead
 
-VectorQuantizer.ema_update, VectorQuantizer.revive_dead_codes = ema_update, revive_dead_codes
-
 # %% ../nbs/01_quantize.ipynb #41c1ebce
-def _forward(self: VectorQuantizer, x: torch.Tensor, update: bool = True) -> VQOutput:
+@patch
+def forward(self: VectorQuantizer, x: torch.Tensor, update: bool = True) -> VQOutput:
     "Quantize rows `x` `[N, dim]`."
     if x.dim() != 2 or x.shape[1] != self.dim: raise ValueError(f"expected rows [N, {self.dim}], got {tuple(x.shape)}")
     xf = x.float()
@@ -169,14 +169,13 @@ def _forward(self: VectorQuantizer, x: torch.Tensor, update: bool = True) -> VQO
     commitment = F.mse_loss(x, q.detach())
     return VQOutput(x + (q - x).detach(), codes, q, commitment)
 
+@patch
 def lookup(self: VectorQuantizer, codes: torch.Tensor) -> torch.Tensor:
     "Code vectors for integer `codes` of any shape `[...]` -> `[..., dim]`."
     if codes.dtype not in (torch.int64, torch.int32): raise TypeError(f"codes must be integers, got {codes.dtype}")
     if codes.numel() and (codes.min() < 0 or codes.max() >= self.bins):
         raise ValueError(f"codes must lie in [0, {self.bins}), got values in [{int(codes.min())}, {int(codes.max())}]")
     return F.embedding(codes.long(), self.codebook)
-
-VectorQuantizer.forward, VectorQuantizer.lookup = _forward, lookup
 
 # %% ../nbs/01_quantize.ipynb #b14fc5ce
 @dataclass
@@ -248,6 +247,7 @@ class ResidualVQ(nn.Module):
         return RVQOutput(to_btd(decoded), codes, stack(inputs), stack(residuals), commit, perplexity, usage, n_q)
 
 # %% ../nbs/01_quantize.ipynb #1f4554f3
+@patch
 def decode(self: ResidualVQ, codes: torch.Tensor) -> torch.Tensor:
     "Quantized latent `[B, D, T]` from `codes` `[B, K', T]` (K' <= K: the first K' stages)."
     if codes.dim() != 3: raise ValueError(f"expected codes [B, K, T], got shape {tuple(codes.shape)}")
@@ -255,6 +255,7 @@ def decode(self: ResidualVQ, codes: torch.Tensor) -> torch.Tensor:
     return sum(self.layers[k].lookup(codes[:, k]) for k in range(codes.shape[1])).transpose(1, 2)
 
 @torch.no_grad()
+@patch
 def init_from(self: ResidualVQ, vectors: torch.Tensor, seed: int = 0):
     "k-means initialisation of every stage from latent vectors `[N, D]` pooled over several batches."
     if vectors.dim() != 2 or vectors.shape[1] != self.dim: raise ValueError(f"expected vectors [N, {self.dim}], got {tuple(vectors.shape)}")
@@ -264,7 +265,5 @@ def init_from(self: ResidualVQ, vectors: torch.Tensor, seed: int = 0):
         layer.init_codebook(r, generator=g)
         r = r - layer.lookup(nearest_code(r, layer.codebook))
 
-@property
+@patch(as_prop=True)
 def initialized(self: ResidualVQ) -> bool: return all(bool(l.initialized) for l in self.layers)
-
-ResidualVQ.decode, ResidualVQ.init_from, ResidualVQ.initialized = decode, init_from, initialized

@@ -397,7 +397,8 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
                    return_codes: bool = False) -> dict:
     "Reconstruction and codebook-dependence measures of `codec` on `clips` (eval mode), from one pass over the clips; with `return_codes`, also the codes `[B, K, T]` under 'codes'."
     from mmd_music.dependence import gaussian_total_correlation, model_total_correlation, pairwise_mi, pairwise_mi_null, total_correlation
-    from mmd_music.mmd import delay_layout, group_rows
+    from mmd_music.mmd import group_rows
+    from mmd_music.patterns import make_pattern
     p = _eval_pass(codec, clips, device, batch_size, max_clips, streams=True)
     res, codes = _recon_metrics(p, codec.config.bins), p['codes']
     # for paired comparisons: per-clip figures, each clip's file (clips of one file are not independent: intervals
@@ -426,7 +427,7 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
         except ValueError: return None
     B = codes.shape[0]
     if T >= K:   # the steps where the delay pattern holds every codebook: [B, K, T - K + 1]
-        delayed = group_rows(codes[:, :, None], delay_layout(K, T)).view(B, -1, K).transpose(1, 2)
+        delayed = group_rows(codes[:, :, None], make_pattern('delay', K).layout(T)).view(B, -1, K).transpose(1, 2)
     res.update(**code_measures(codes), **(code_measures(delayed, '_delay') if T >= K else {}),
                gaussian_tc_residuals=gtc(p['residuals']), gaussian_tc_inputs=gtc(p['inputs']))
     # nominal bitrate, and what an entropy coder of each codebook's marginal would need (the diagonal holds H(k), nats)

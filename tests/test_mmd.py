@@ -2,8 +2,9 @@
 import math
 import pytest, torch
 from hypothesis import given, settings, strategies as st
-from mmd_music.mmd import (IndependenceLoss, clip_product, delay_layout, frame_product, group_rows, independence_mmd2,
-                           kernel_sum, make_kernel, mmd2, parallel_layout, product_sample, shared_pairs)
+from mmd_music.patterns import make_pattern
+from mmd_music.mmd import (IndependenceLoss, clip_product, frame_product, group_rows, independence_mmd2,
+                           kernel_sum, make_kernel, mmd2, product_sample, shared_pairs)
 
 KERNELS = ['gaussian_code', 'gaussian_paper', 'imq', 'linear', 'quadratic']
 
@@ -76,12 +77,12 @@ def test_shared_pairs_are_exactly_the_pairs_that_share_a_vector(n, K):
 def test_delay_grouping_equals_a_hand_made_shift(B, K, D, T):
     s = torch.randn(B, K, D, T)
     if T < K:
-        with pytest.raises(ValueError, match='never predicts all codebooks'): group_rows(s, delay_layout(K, T))
+        with pytest.raises(ValueError, match='never predicts all codebooks'): group_rows(s, make_pattern('delay', K).layout(T))
         return
-    got = group_rows(s, delay_layout(K, T))                  # [B * (T - K + 1), K, D]
+    got = group_rows(s, make_pattern('delay', K).layout(T))                  # [B * (T - K + 1), K, D]
     shifted = torch.stack([s[:, k, :, K - 1 - k:T - k] for k in range(K)], 1)   # codebook k delayed by k, cropped
     assert torch.equal(got, shifted.permute(0, 3, 1, 2).reshape(-1, K, D))
-    assert torch.equal(group_rows(s, parallel_layout(K, T)), s.permute(0, 3, 1, 2).reshape(-1, K, D))
+    assert torch.equal(group_rows(s, make_pattern('parallel', K).layout(T)), s.permute(0, 3, 1, 2).reshape(-1, K, D))
 
 def test_bad_inputs():
     k = make_kernel('gaussian_code')

@@ -68,7 +68,7 @@ def _figure_rows(ev: dict) -> list[str]:
     return out
 
 def codec_card(name: str, codec: Codec, cfg: CodecTrainConfig, results: dict) -> str:
-    "The model card of a shipped codec, from its config and the figures of `ship_codec` (`results`)."
+    "The model card of a shipped codec, from its config and the figures of `ship_codec` (`results`; its `note`, if any, under the title)."
     c, corpus = codec.config, results['corpus']
     losses = ', '.join(f"{k} {v:g}" for k, v in cfg.weights.items() if v)
     adversarial = ('with the adversarial terms from step ' + str(cfg.adversarial_start)) if any(cfg.weights.get(k, 0) for k in ('adv', 'feat')) and cfg.adversarial_start < results['step'] else 'no adversarial terms'
@@ -78,6 +78,7 @@ def codec_card(name: str, codec: Codec, cfg: CodecTrainConfig, results: dict) ->
     return '\n'.join([
         f"# `{name}`: a {c.n_q} x {c.bins} RVQ codec of music at {c.sample_rate / 1000:g} kHz", "",
         f"Load it with `load_codec('{name}')`, or pass `--codec {name}` on the command line.", "",
+        *([f"**Status:** {results['note']}", ""] if results.get('note') else []),
         "## What it is", "",
         f"- EnCodec's architecture (SEANet encoder and decoder, residual vector quantization): {codec.num_parameters():,} parameters, "
         f"{c.n_q} codebooks of {c.bins} codes;",
@@ -129,22 +130,25 @@ def write_codec_examples(codec: Codec, files, folder, split: str = 'test', n: in
     return rows
 
 def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: int | None = None, examples: int = 3,
-               device='cpu') -> dict:
+               device='cpu', note: str = '', data=None) -> dict:
     """Evaluate a codec run's latest checkpoint on its valid and test splits (overall and per part), and ship it into
     the package as `name` with its model card. With `results_dir`, also write `results.json`, the run's thinned
-    `metrics.jsonl` (for `plot_codec_run`) and example recordings there. Returns the results."""
+    `metrics.jsonl` (for `plot_codec_run`) and example recordings there. `note`: a status line for the card (a run that goes on, say). `data`: where the run's corpus is, when not
+    at the path its config gives (relative to another folder, say). Returns the results."""
     ck_path = resolve_checkpoint(run)
     ck = load_checkpoint(ck_path, kind='codec', training=True)
     cfg = CodecTrainConfig.from_dict(ck.training_state['train_config'])
     codec = load_codec(ck_path, device)
-    files, _ = index_audio(cfg.data, cfg.valid_fraction, cfg.test_fraction)       # indexed once for everything below
-    evaluation = {s: {p: summarise(ev) for p, ev in evaluate_codec_parts(codec, cfg.data, s, cfg.valid_fraction, cfg.test_fraction,
+    data = str(data or cfg.data)
+    files, _ = index_audio(data, cfg.valid_fraction, cfg.test_fraction)       # indexed once for everything below
+    evaluation = {s: {p: summarise(ev) for p, ev in evaluate_codec_parts(codec, data, s, cfg.valid_fraction, cfg.test_fraction,
                                                                        device, max_clips, files=files).items()} for s in ('valid', 'test')}
     rows = read_metrics(run) if Path(run).resolve() != ck_path.resolve() else []
     results = dict(name=name, checkpoint=str(ck_path), step=int(ck.training_state['step']), fingerprint=codec_fingerprint(codec),
                    parameters=codec.num_parameters(), machine=_machine(), train_hours=run_hours(rows),
                    corpus=corpus_hours(files),
-                   packages=sorted({f.meta['package'] for f in files if 'package' in f.meta}), evaluation=evaluation, config=cfg.to_dict())
+                   packages=sorted({f.meta['package'] for f in files if 'package' in f.meta}), evaluation=evaluation, config=cfg.to_dict(),
+                   note=note)
     if results_dir is not None:
         results_dir = Path(results_dir); results_dir.mkdir(parents=True, exist_ok=True)
         if examples: results['examples'] = write_codec_examples(codec, files, results_dir / 'examples', 'test', examples)

@@ -10,7 +10,6 @@ import json, math, platform
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .audio import index_audio, load_audio, save_audio
 from .checkpoint import load_checkpoint, resolve_checkpoint, ship_checkpoint, shipped_models
@@ -18,12 +17,13 @@ from .codec import Codec, load_codec
 from .train import CodecTrainConfig, corpus_part, evaluate_codec_parts, files_by_part, read_metrics
 from .conditioning import TextConditioner
 from .dependence import jackknife_se, t_quantile
-from .lm import PatternLM, lm_inputs
+from .eval import window_nll
+from .lm import PatternLM
 from .train_lm import CodeSplit, LMTrainConfig, check_pair, codec_fingerprint
 
 # %% auto #0
 __all__ = ['SUMMARY_KEYS', 'summarise', 'thin_metrics', 'corpus_hours', 'run_hours', 'codec_card', 'write_codec_examples',
-           'ship_codec', 'window_nll', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm']
+           'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
 SUMMARY_KEYS = ('si_snr', 'mel_distance', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
@@ -160,24 +160,6 @@ def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: 
     return results
 
 # %% ../nbs/14_base_models.ipynb #b9db5a0e
-@torch.no_grad()
-def window_nll(lm: PatternLM, codes: torch.Tensor, cond=None, cond_mask=None, batch_size: int = 16) -> torch.Tensor:
-    """NLL (nats per code) of each window and codebook, float64 `[N, K]`, of codes `[N, K, T]` under `lm` (teacher
-    forcing, eval mode; `cond` None: the null condition)."""
-    was = lm.training; lm.eval()
-    device, out = next(lm.parameters()).device, []
-    for i in range(0, len(codes), batch_size):
-        seq, mask = lm.pattern.build(codes[i:i + batch_size].to(device), lm.config.special)
-        c = None if cond is None else cond[i:i + batch_size].to(device)
-        m = None if cond_mask is None else cond_mask[i:i + batch_size].to(device)
-        logits = lm(lm_inputs(seq, lm.config.special), c, m)
-        B, K, S, C = logits.shape
-        ce = F.cross_entropy(logits.reshape(-1, C), seq.clamp(max=C - 1).reshape(-1), reduction='none').view(B, K, S)
-        w = mask[None].to(ce.dtype)
-        out.append(((ce * w).sum(2) / w.sum(2).clamp(min=1)).double().cpu())
-    lm.train(was)
-    return torch.cat(out)
-
 def mean_by_file(values: torch.Tensor, files: list, level: float = 0.95) -> dict:
     """Mean of per-window `values` `[N]` with a `level` interval from a jackknife leaving out one file at a time
     (windows of one recording are not independent)."""
@@ -195,12 +177,12 @@ def evaluate_lm(lm: PatternLM, split: CodeSplit, text: TextConditioner | None, s
     over files."""
     w = split.fixed_windows(int(round(seconds * split.frame_rate)), max_windows)
     cond, mask = text(w['texts']) if text is not None else (None, None)
-    given = window_nll(lm, w['codes'], cond, mask)
+    given = window_nll(lm, w['codes'], cond, mask, per_codebook=True)
     out = dict(seconds=seconds, windows=len(given), files=len(set(w['files'])),
                nll=mean_by_file(given.mean(1), w['files']),
                nll_per_codebook=[mean_by_file(given[:, k], w['files'])['mean'] for k in range(given.shape[1])])
     if text is not None:
-        null = window_nll(lm, w['codes'])
+        null = window_nll(lm, w['codes'], per_codebook=True)
         out |= dict(nll_null=mean_by_file(null.mean(1), w['files']), caption_gain=mean_by_file((null - given).mean(1), w['files']))
     return out
 

@@ -245,8 +245,9 @@ def fad(embedder: MusicnnEmbedder, wavs_a, wavs_b, sample_rate: int, cache_dir=N
 
 # %% ../nbs/10_eval.ipynb #27ac1f90
 @torch.no_grad()
-def window_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, batch_size: int = 16) -> torch.Tensor:
-    "NLL of each window of `codes` `[N, K, T]` under `lm`: float64 `[N]`, nats per frame (the K codebooks' NLLs summed), teacher forcing."
+def window_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, batch_size: int = 16, per_codebook: bool = False) -> torch.Tensor:
+    """NLL of each window of `codes` `[N, K, T]` under `lm`, teacher forcing (`cond` None: the null condition): float64
+    `[N]` nats per frame (the K codebooks' NLLs summed), or with `per_codebook` `[N, K]` nats per code."""
     from mmd_music.patterns import lm_inputs
     was = lm.training; lm.eval()
     device = next(lm.parameters()).device
@@ -258,7 +259,8 @@ def window_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, batch_size: i
         cm = cond_mask[i:i + batch_size].to(device) if cond_mask is not None else None
         logits = lm(lm_inputs(seq, lm.config.special), cc, cm)
         ce = F.cross_entropy(logits.flatten(0, 2), seq.clamp(max=lm.config.bins - 1).flatten(), reduction='none').view(seq.shape)
-        out.append((ce * mask).double().sum((1, 2)).cpu() / c.shape[2])
+        if per_codebook: out.append(((ce * mask).double().sum(2) / mask.sum(1).clamp(min=1)).cpu())
+        else: out.append((ce * mask).double().sum((1, 2)).cpu() / c.shape[2])
     lm.train(was)
     return torch.cat(out)
 

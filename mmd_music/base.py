@@ -19,7 +19,8 @@ from .conditioning import TextConditioner
 from .dependence import jackknife_se, t_quantile
 from .eval import window_nll
 from .lm import PatternLM
-from .train_lm import CodeSplit, LMTrainConfig, check_pair, codec_fingerprint
+from .codes import CodeSplit, codec_fingerprint
+from .train_lm import LMTrainConfig, check_pair
 
 # %% auto #0
 __all__ = ['SUMMARY_KEYS', 'summarise', 'thin_metrics', 'corpus_hours', 'run_hours', 'codec_card', 'write_codec_examples',
@@ -226,7 +227,8 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
     """Evaluate an LM run's latest checkpoint on the valid and test codes of its codec (extracted into the run's code
     cache when missing) and ship it into the package as `name` with its model card. With `results_dir`, also write
     `results.json`, the thinned `metrics.jsonl` and clips generated from test captions there. Returns the results."""
-    from mmd_music.train_lm import extract_codes, generate_audio, load_lm
+    from mmd_music.codes import extract_codes
+    from mmd_music.train_lm import generate_audio, load_lm
     ck_path = resolve_checkpoint(run)
     ck = load_checkpoint(ck_path, kind='lm', training=True)
     cfg = LMTrainConfig.from_dict(ck.training_state['train_config'])

@@ -1,4 +1,4 @@
-"""Codes extracted once from a codec checkpoint and cached on disk (the cache knows its codec), `train_lm` with checkpoints, exact resume, DDP and per-codebook validation NLL, and `generate_audio` from captions, melodies and audio prompts.
+"""`train_lm` on codes cached once per codec (`09a_codes`), with checkpoints, exact resume, DDP and per-codebook validation NLL, and `generate_audio` from captions, melodies and audio prompts.
 
 Docs: https://mmd-music.github.io/mmd_music/train_lm.html.md"""
 
@@ -20,138 +20,15 @@ from .audio import index_audio, load_audio, save_audio, AudioError
 from .checkpoint import (CheckpointError, save_checkpoint, load_checkpoint, latest_checkpoint, resolve_checkpoint,
                                   checkpoint_name, optimizer_to_flat, optimizer_from_flat, rng_state, set_rng_state)
 from .codec import Codec, load_codec
+from .codes import CodeCacheError, CodeSplit, codec_fingerprint, extract_codes
 from .conditioning import TextConditioner, CaptionCache, condition_dropout, melody_chroma, DEFAULT_TEXT_ENCODER
 from .lm import LMConfig, PatternLM, lm_config, lm_loss
 from .patterns import lm_inputs
 from .train import setup_distributed, pick_device, start_run, read_metrics, _log, _truncate_log
 
 # %% auto #0
-__all__ = ['LM_TRAIN_PRESETS', 'codec_fingerprint', 'CodeCacheError', 'encode_file', 'extract_codes', 'CodeSplit',
-           'LMTrainConfig', 'lm_train_config', 'save_lm', 'load_lm', 'codec_info', 'check_pair', 'validate_lm',
-           'train_lm', 'generate_audio', 'write_lm_examples', 'plot_lm_run']
-
-# %% ../nbs/09b_train_lm.ipynb #d51938c4
-def codec_fingerprint(codec: Codec) -> str:
-    "A short hash of `codec`'s config and state tensors."
-    h = hashlib.sha1(json.dumps(codec.config.to_dict(), sort_keys=True).encode())
-    for name, t in sorted(codec.state_dict().items()):
-        h.update(name.encode()); h.update(t.detach().to('cpu').reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
-
-class CodeCacheError(ValueError):
-    "A code cache that cannot be used (missing, unreadable, or made by another codec); the message says which."
-
-# %% ../nbs/09b_train_lm.ipynb #c6e40814
-def _atomic_write(path: Path, write):
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try: write(tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
-@torch.no_grad()
-def encode_file(codec: Codec, path, device='cpu', chunk_seconds: float = 30.0, with_chroma: bool = False):
-    """Codes `[K, T]` of a whole file, encoded in chunks of `chunk_seconds` (a multiple of the hop); with `with_chroma`
-    also the dominant pitch class per frame, uint8 `[T]` (12: silent frame), for melody conditioning."""
-    c = codec.config
-    wav, _ = load_audio(path, c.sample_rate, mono=c.channels == 1)
-    if c.channels == 2 and wav.shape[0] == 1: wav = wav.expand(2, -1)
-    step = max(1, int(chunk_seconds * c.frame_rate)) * c.hop_length
-    codes = torch.cat([codec.encode(wav[None, :, i:i + step].to(device))[0].cpu() for i in range(0, wav.shape[1], step)], -1)
-    if not with_chroma: return codes
-    onehot = melody_chroma(wav[None], c.sample_rate, c.frame_rate)[0]             # [T', 12]
-    pc = torch.where(onehot.sum(-1) > 0, onehot.argmax(-1), torch.full_like(onehot[:, 0], 12, dtype=torch.long))
-    pc = torch.nn.functional.pad(pc, (0, max(0, codes.shape[1] - len(pc))), value=12)[:codes.shape[1]]
-    return codes, pc.to(torch.uint8)
-
-def extract_codes(codec: Codec, data, out, valid_fraction: float = 0.05, test_fraction: float = 0.05,
-                  splits=('train', 'valid', 'test'), device='cpu', progress: bool = True) -> dict:
-    """Encode every file of `splits` of `data` into `out/{split}.safetensors|json`. A cache made by the same codec with the
-    same settings is reused; one made by another codec or with other settings is refused (never overwritten)."""
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    fp = codec_fingerprint(codec)
-    files, skipped = index_audio(data, valid_fraction, test_fraction)
-    codec = codec.to(device).eval()
-    meta_all = {}
-    for split in splits:
-        todo = [f for f in files if f.split == split]
-        meta = dict(format='mmd_music.codes', version=2, codec_fingerprint=fp, codec_config=codec.config.to_dict(),
-                    frame_rate=codec.config.frame_rate, data=str(data), valid_fraction=valid_fraction, test_fraction=test_fraction,
-                    split=split, files=[])
-        js = out / f'{split}.json'
-        if js.exists():                   # a cache is reused when it matches, never overwritten when it does not
-            try: old = json.loads(js.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError): raise CodeCacheError(f"{js}: not valid JSON; remove it or choose another folder") from None
-            if old.get('codec_fingerprint') != fp:
-                raise CodeCacheError(f"{out}: these codes were made by codec {old.get('codec_fingerprint')}, not by the codec given "
-                                     f"({fp}); choose another code folder")
-            differ = sorted(k for k in meta if k != 'files' and old.get(k) != meta[k])
-            if differ: raise CodeCacheError(f"{out}: a code cache made with other settings ({', '.join(differ)}); choose another code folder")
-            if (out / f'{split}.safetensors').exists(): meta_all[split] = old; continue
-        codes, chroma, offsets = [], [], [0]
-        for f in tqdm(todo, desc=f'codes ({split})', disable=not progress):
-            try: c, pc = encode_file(codec, f.path, device, with_chroma=True)
-            except AudioError as e:
-                meta.setdefault('skipped', []).append(f"{f.relpath}: {e.problem}"); continue
-            codes.append(c.to(torch.int16)); chroma.append(pc); offsets.append(offsets[-1] + c.shape[1])
-            meta['files'].append(dict(path=f.relpath, text=f.text, frames=c.shape[1]))
-        if codes:
-            tensors = dict(codes=torch.cat(codes, 1).contiguous(), chroma=torch.cat(chroma), offsets=torch.tensor(offsets))
-            _atomic_write(out / f'{split}.safetensors', lambda p: save_file(tensors, str(p)))
-            _atomic_write(js, lambda p: p.write_text(json.dumps(meta, indent=1)))   # written last: marks the split complete
-        meta_all[split] = meta
-    return meta_all
-
-# %% ../nbs/09b_train_lm.ipynb #3f1a79e1
-class CodeSplit:
-    "The cached codes of one split: `codes` int16 `[K, N]`, per-file `offsets`, `texts`; windows of `frames` frames."
-    def __init__(self, folder, split: str, fingerprint: str | None = None):
-        folder = Path(folder)
-        js, st = folder / f'{split}.json', folder / f'{split}.safetensors'
-        if not js.exists() or not st.exists():
-            raise CodeCacheError(f"{folder}: no cached codes for split {split!r} ({js.name} / {st.name} missing)")
-        try: self.meta = json.loads(js.read_text()); t = load_file(str(st))
-        except Exception as e: raise CodeCacheError(f"{folder}: the {split!r} code cache is unreadable ({type(e).__name__}: {e})") from None
-        if self.meta.get('format') != 'mmd_music.codes': raise CodeCacheError(f"{js}: not an mmd_music code cache")
-        if fingerprint is not None and self.meta['codec_fingerprint'] != fingerprint:
-            raise CodeCacheError(f"{folder}: these codes were made by codec {self.meta['codec_fingerprint']}, not by the codec given "
-                                 f"({fingerprint}); extract them again into another folder")
-        self.codes, self.offsets, self.chroma = t['codes'], t['offsets'], t['chroma']
-        self.texts = [f['text'] for f in self.meta['files']]
-        self.frame_rate, self.split = float(self.meta['frame_rate']), split
-
-    def __len__(self): return len(self.texts)
-    @property
-    def frames(self) -> int: return int(self.offsets[-1])
-
-    def _files_longer_than(self, frames: int) -> torch.Tensor:
-        lengths = self.offsets[1:] - self.offsets[:-1]
-        ok = (lengths >= frames).nonzero().squeeze(1)
-        if not len(ok): raise CodeCacheError(f"no file of split {self.split!r} has {frames} frames ({frames / self.frame_rate:.1f} s)")
-        return ok
-
-    def _window(self, starts: torch.Tensor, files: list[int], frames: int) -> dict:
-        idx = starts[:, None] + torch.arange(frames)[None]
-        melody = torch.nn.functional.one_hot(self.chroma[idx].long(), 13)[..., :12].float()   # silent frames: all zero
-        return dict(codes=self.codes[:, idx].permute(1, 0, 2).long(), texts=[self.texts[i] for i in files], melody=melody, files=list(files))
-
-    def random_batch(self, batch: int, frames: int, generator: torch.Generator) -> dict:
-        "Random windows (files drawn in proportion to their length): `codes` `[batch, K, frames]` int64, `texts`, `melody` `[batch, frames, 12]`."
-        ok = self._files_longer_than(frames)
-        room = (self.offsets[1:] - self.offsets[:-1])[ok] - frames + 1
-        pick = ok[torch.multinomial(room.double(), batch, replacement=True, generator=generator)]
-        room = self.offsets[pick + 1] - self.offsets[pick] - frames + 1
-        start = self.offsets[pick] + (torch.rand(batch, generator=generator, dtype=torch.float64) * room).long()
-        return self._window(start, pick.tolist(), frames)
-
-    def fixed_windows(self, frames: int, max_windows: int | None = None) -> dict:
-        "Non-overlapping windows from the start of each file (spread over files when capped), as `random_batch`: validation."
-        starts, files = [], []
-        for i in self._files_longer_than(frames).tolist():
-            for s in range(int(self.offsets[i]), int(self.offsets[i + 1]) - frames + 1, frames): starts.append(s); files.append(i)
-        if max_windows is not None and len(starts) > max_windows:
-            keep = torch.linspace(0, len(starts) - 1, max_windows).round().long().tolist()
-            starts, files = [starts[j] for j in keep], [files[j] for j in keep]
-        return self._window(torch.tensor(starts), files, frames)
+__all__ = ['LM_TRAIN_PRESETS', 'LMTrainConfig', 'lm_train_config', 'save_lm', 'load_lm', 'codec_info', 'check_pair',
+           'validate_lm', 'train_lm', 'generate_audio', 'write_lm_examples', 'plot_lm_run']
 
 # %% ../nbs/09b_train_lm.ipynb #4213a3cc
 @dataclass

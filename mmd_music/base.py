@@ -14,7 +14,8 @@ import torch
 from .audio import index_audio, load_audio, save_audio
 from .checkpoint import load_checkpoint, resolve_checkpoint, ship_checkpoint, shipped_models
 from .codec import Codec, load_codec
-from .train import CodecTrainConfig, corpus_part, evaluate_codec_parts, files_by_part, read_metrics
+from .runs import read_metrics
+from .train import CodecTrainConfig, corpus_part, evaluate_codec_parts, files_by_part
 from .conditioning import TextConditioner
 from .dependence import jackknife_se, t_quantile
 from .eval import window_nll

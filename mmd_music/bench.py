@@ -57,7 +57,8 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
 def codec_train_speed(preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl', steps: int = 20, quiet: bool = False, **overrides) -> dict:
     """Seconds per codec training step (median over `steps` steps, read from the run's per-step log, so k-means,
     the first steps and checkpoint writes are left out), on `data`."""
-    from mmd_music.train import train_codec, train_config, read_metrics
+    from mmd_music.runs import read_metrics
+    from mmd_music.train import train_codec, train_config
     kw = dict(data=data, steps=10 ** 9, eval_every=10 ** 10, checkpoint_every=10 ** 9, examples=0, quantizer_warmup=0, log_every=1)
     cfg = train_config(preset, **{**kw, **overrides})
     with tempfile.TemporaryDirectory() as d:
@@ -97,7 +98,7 @@ def codec_train_settings(settings: dict | None = None, preset: str = 'cpu', data
     over `steps` steps of each run's log. `settings`: name -> dict(processes, threads, workers)."""
     import json, os, subprocess, sys
     from pathlib import Path
-    from mmd_music.train import read_metrics
+    from mmd_music.runs import read_metrics
     cores = os.cpu_count() or 1
     settings = settings or _settings_table(cores)
     bin_dir = Path(sys.executable).parent

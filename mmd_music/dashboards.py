@@ -19,7 +19,8 @@ from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_c
                            independence_mmd2, make_kernel, median_bandwidth, product_sample, standardize)
 from .patterns import make_pattern
 from .dependence import repair_clips
-from .train import _spread, evaluate_codec, read_metrics
+from .runs import read_metrics
+from .train import _spread, evaluate_codec
 
 # %% auto #0
 __all__ = ['SCALED_KERNELS', 'MEDIAN_KERNELS', 'KERNELS', 'CURVE_KEYS', 'synthetic_rows', 'checkpoint_clips', 'codec_rows',

@@ -23,13 +23,15 @@ from .checkpoint import (CheckpointError, checkpoint_name, latest_checkpoint, lo
 from .codec import Codec, CodecConfig, codec_config, load_codec, save_codec
 from .mmd import IndependenceLoss
 from .quantize import STREAMS
+from .runs import (all_reduce_grads, log_row, pick_device, ranks_identical, read_metrics, rotate_checkpoints,
+                            setup_distributed, start_run, state_fingerprint, truncate_log)
 from .losses import (Balancer, MelDistance, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'CodecTrainConfig', 'train_config', 'StepSampler', 'setup_distributed', 'pick_device',
-           'state_fingerprint', 'init_codebooks', 'validate', 'start_run', 'train_codec', 'write_examples',
-           'evaluate_codec', 'corpus_part', 'files_by_part', 'evaluate_codec_parts', 'read_metrics', 'plot_codec_run']
+__all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'CodecTrainConfig', 'train_config', 'StepSampler', 'init_codebooks', 'validate',
+           'train_codec', 'write_examples', 'evaluate_codec', 'corpus_part', 'files_by_part', 'evaluate_codec_parts',
+           'plot_codec_run']
 
 # %% ../nbs/09_train.ipynb #72317027
 @dataclass
@@ -124,40 +126,6 @@ class StepSampler(Sampler):
 def _loader(clips: AudioClips, batch_size: int, sampler: Sampler, num_workers: int | None) -> DataLoader:
     return loader_with_sampler(clips, batch_size, sampler, num_workers, drop_last=True, persistent_workers=False)
 
-# %% ../nbs/09_train.ipynb #3110f78d
-def setup_distributed() -> tuple[int, int, torch.device | None]:
-    "Initialise torch.distributed when launched by torchrun (WORLD_SIZE > 1); returns (rank, world size, device or None)."
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    if world <= 1: return 0, 1, None
-    if not dist.is_initialized():
-        backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-        dist.init_process_group(backend)
-    rank, local = dist.get_rank(), int(os.environ.get('LOCAL_RANK', '0'))
-    device = None
-    if torch.cuda.is_available(): torch.cuda.set_device(local); device = torch.device('cuda', local)
-    return rank, dist.get_world_size(), device
-
-def pick_device(name: str = 'auto') -> torch.device:
-    "cuda if available, then mps, then cpu (or the device named)."
-    if name != 'auto': return torch.device(name)
-    if torch.cuda.is_available(): return torch.device('cuda')
-    if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
-    return torch.device('cpu')
-
-def state_fingerprint(*modules) -> torch.Tensor:
-    "Three float64 moments of every parameter and buffer of `modules`: equal fingerprints mean (practically) equal states."
-    rows = []
-    for m in modules:
-        for name, t in sorted(m.state_dict().items()):
-            v = t.detach().double().flatten().cpu()
-            pos = torch.arange(1, v.numel() + 1, dtype=torch.float64)
-            rows.append(torch.stack([v.sum(), v.pow(2).sum(), (v * pos.sin()).sum()]))
-    return torch.stack(rows)
-
-def _all_reduce_grads(module: torch.nn.Module, world: int):
-    for p in module.parameters():
-        if p.grad is not None: dist.all_reduce(p.grad); p.grad /= world
-
 # %% ../nbs/09_train.ipynb #c024d90a
 @torch.no_grad()
 def init_codebooks(codec: Codec, clips: AudioClips, cfg: CodecTrainConfig, device, rank: int = 0, world: int = 1):
@@ -216,8 +184,7 @@ def _save(run_dir: Path, cfg, codec, disc, opt_g, opt_d, balancer, independence,
                'mmd.generator': independence.generator.get_state()}
     state = dict(step=step, opt_g=jg, opt_d=jd, balancer=balancer.state_dict(), train_config=cfg.to_dict())
     save_codec(codec, run_dir / 'checkpoints' / checkpoint_name(step), tensors, state)
-    old = sorted((run_dir / 'checkpoints').glob('step_*'))[:-keep] if keep else []
-    for p in old: shutil.rmtree(p, ignore_errors=True)
+    rotate_checkpoints(run_dir, keep)
 
 def _restore(ck, codec, disc, opt_g, opt_d, balancer, independence) -> int:
     codec.load_state_dict(ck.model)
@@ -228,31 +195,6 @@ def _restore(ck, codec, disc, opt_g, opt_d, balancer, independence) -> int:
     set_rng_state(ck.training_tensors)
     if 'mmd.generator' in ck.training_tensors: independence.generator.set_state(ck.training_tensors['mmd.generator'])
     return int(ck.training_state['step'])
-
-def start_run(run_dir: Path, resume: bool, kind: str, cfg, keep=('steps', 'device'), world: int = 1):
-    """(config, checkpoint or None) to start a training run with. Resuming reads the run's latest checkpoint and its
-    stored config (only the fields in `keep` come from `cfg`); a fresh start refuses a folder that holds checkpoints."""
-    ck = None
-    if resume:
-        latest = latest_checkpoint(run_dir)
-        if latest is None: raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints); start without --resume")
-        ck = load_checkpoint(latest, kind=kind, training=True)
-        stored = type(cfg).from_dict(ck.training_state['train_config'])
-        cfg = type(cfg).from_dict({**stored.to_dict(), **{k: getattr(cfg, k) for k in keep}})
-    elif latest_checkpoint(run_dir) is not None:
-        raise CheckpointError(f"{run_dir} already holds checkpoints: pass resume (--resume) or choose a new run folder")
-    if cfg.batch_size % world: raise ValueError(f"batch size {cfg.batch_size} does not split over {world} processes")
-    return cfg, ck
-
-def _log(run_dir: Path, row: dict):
-    with open(run_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
-
-def _truncate_log(run_dir: Path, step: int):
-    "Drop log rows past `step` (written after the checkpoint a resumed run starts from)."
-    p = run_dir / 'metrics.jsonl'
-    if not p.exists(): return
-    rows = [l for l in p.read_text().splitlines() if l.strip() and json.loads(l).get('step', 0) <= step]
-    tmp = p.with_name('.metrics.tmp'); tmp.write_text(''.join(r + '\n' for r in rows)); os.replace(tmp, p)
 
 # %% ../nbs/09_train.ipynb #dcdd9b94
 def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps: int | None = None, progress: bool = True) -> dict:
@@ -292,7 +234,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
         (run_dir / 'train_config.json').write_text(json.dumps(cfg.to_dict(), indent=1))
     if resume:
         step = _restore(ck, codec, disc, opt_g, opt_d, balancer, independence)
-        if rank == 0: _truncate_log(run_dir, step)
+        if rank == 0: truncate_log(run_dir, step)
     else: step = 0
     model = torch.nn.parallel.DistributedDataParallel(codec, broadcast_buffers=False) if world > 1 else codec
     local_batch = cfg.batch_size // world
@@ -306,7 +248,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
         if rank == 0:
             # reconstruction and the codebooks' dependence (TC, MI, Gaussian TC), so a run's log shows both over steps
             last_eval = evaluate_codec(codec, valid, device, max_clips=cfg.eval_clips)
-            _log(run_dir, dict(step=step, event='valid', **last_eval))
+            log_row(run_dir, dict(step=step, event='valid', **last_eval))
             bar.write(f"step {step}: valid SI-SNR {last_eval['si_snr']:.2f} dB, mel distance {last_eval['mel_distance']:.3f}, "
                       f"TC {last_eval['total_correlation']:.3f} nats, usage {last_eval['usage']}", file=sys.stderr)
         if world > 1: dist.barrier()
@@ -315,7 +257,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     while step < end:
         if step >= cfg.quantizer_warmup and not codec.quantizer.initialized:
             n = init_codebooks(codec, train, cfg, device, rank, world)
-            if rank == 0: _log(run_dir, dict(step=step, event='kmeans_init', vectors=n))
+            if rank == 0: log_row(run_dir, dict(step=step, event='kmeans_init', vectors=n))
             if cfg.eval_every <= cfg.steps: evaluate()    # the starting point of the quantized codec's curves (no state changes)
         quantize = step >= cfg.quantizer_warmup
         wav = next(it)['wav'].to(device, non_blocking=True)
@@ -327,7 +269,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
             with amp:
                 d_loss = discriminator_hinge_loss([o[0] for o in disc(wav)], [o[0] for o in disc(wav_hat.detach())])
             opt_d.zero_grad(set_to_none=True); d_loss.backward()
-            if world > 1: _all_reduce_grads(disc, world)
+            if world > 1: all_reduce_grads(disc, world)
             opt_d.step(); logs['d_loss'] = float(d_loss)
         losses = {'l1': l1(wav_hat, wav), 'msspec': msspec(wav_hat, wav)}
         if adversarial:    # generator terms; the discriminator is frozen for this backward
@@ -358,7 +300,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
             row = dict(step=step, time=round(time.time() - t0, 2), **{k: round(v.item(), 5) for k, v in losses.items()},
                        commitment=round(out.commitment.item(), 5), **logs)
             if quantize: row.update(perplexity=[round(float(p), 1) for p in out.perplexity], usage=[round(float(u), 3) for u in out.usage])
-            _log(run_dir, row)
+            log_row(run_dir, row)
             bar.set_postfix(l1=row['l1'], msspec=row['msspec'], **({'adv': row['adv']} if 'adv' in row else {}))
         if (step % cfg.eval_every == 0 or step == end) and codec.quantizer.initialized: evaluate()
         if step % cfg.checkpoint_every == 0 or step == end:
@@ -368,11 +310,8 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     result = dict(step=step, run_dir=str(run_dir), checkpoint=str(latest_checkpoint(run_dir)), valid=last_eval,
                   seconds=round(time.time() - t0, 1))
     if world > 1:
-        fp = state_fingerprint(codec, disc).to(device)
-        every = [torch.empty_like(fp) for _ in range(world)]
-        dist.all_gather(every, fp)
-        result['ranks_identical'] = all(torch.equal(every[0], f) for f in every[1:])
-        if rank == 0: _log(run_dir, dict(step=step, event='ranks', identical=result['ranks_identical'], world_size=world))
+        result['ranks_identical'] = ranks_identical(device, codec, disc)
+        if rank == 0: log_row(run_dir, dict(step=step, event='ranks', identical=result['ranks_identical'], world_size=world))
     if rank == 0 and cfg.examples: write_examples(codec, valid, run_dir / 'examples', step, cfg.examples, device)
     return result
 
@@ -464,11 +403,6 @@ def evaluate_codec_parts(codec: Codec, data, split: str = 'test', valid_fraction
     return out
 
 # %% ../nbs/09_train.ipynb #fa07f0ba
-def read_metrics(run_dir) -> list[dict]:
-    "The rows of a run's metrics.jsonl."
-    p = Path(run_dir) / 'metrics.jsonl'
-    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
-
 def plot_codec_run(run_dir, path=None):
     "Training losses and validation metrics of a codec run, in four panels; saved to `path` if given."
     import matplotlib.pyplot as plt

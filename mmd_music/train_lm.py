@@ -24,7 +24,8 @@ from .codes import CodeCacheError, CodeSplit, codec_fingerprint, extract_codes
 from .conditioning import TextConditioner, CaptionCache, condition_dropout, melody_chroma, DEFAULT_TEXT_ENCODER
 from .lm import LMConfig, PatternLM, lm_config, lm_loss
 from .patterns import lm_inputs
-from .train import setup_distributed, pick_device, start_run, read_metrics, _log, _truncate_log
+from .runs import (log_row, pick_device, ranks_identical, read_metrics, rotate_checkpoints, setup_distributed, start_run,
+                            truncate_log)
 
 # %% auto #0
 __all__ = ['LM_TRAIN_PRESETS', 'LMTrainConfig', 'lm_train_config', 'save_lm', 'load_lm', 'codec_info', 'check_pair',
@@ -200,7 +201,7 @@ def train_lm(cfg: LMTrainConfig, run_dir, resume: bool = False, max_steps: int |
         step = int(ck.training_state['step'])
         sched.last_epoch = step; sched._last_lr = [g['lr'] for g in opt.param_groups]
         set_rng_state(ck.training_tensors)
-        if rank == 0: _truncate_log(run_dir, step)
+        if rank == 0: truncate_log(run_dir, step)
     # the null condition is unused in a batch where no row is dropped: DDP must expect unused parameters
     model = torch.nn.parallel.DistributedDataParallel(lm, find_unused_parameters=True) if world > 1 else lm
     amp = torch.autocast('cuda', dtype=torch.bfloat16) if (device.type == 'cuda' and cfg.bf16) else nullcontext()
@@ -214,8 +215,7 @@ def train_lm(cfg: LMTrainConfig, run_dir, resume: bool = False, max_steps: int |
             t, js = optimizer_to_flat(opt, 'opt')
             state = dict(step=step, opt=js, train_config=cfg.to_dict())
             save_lm(lm, run_dir / 'checkpoints' / checkpoint_name(step), info, cfg.text_encoder, {**t, **rng_state()}, state)
-            old = sorted((run_dir / 'checkpoints').glob('step_*'))[:-cfg.keep_checkpoints] if cfg.keep_checkpoints else []
-            for p in old: shutil.rmtree(p, ignore_errors=True)
+            rotate_checkpoints(run_dir, cfg.keep_checkpoints)
         if world > 1: dist.barrier()
 
     lm.train()
@@ -239,23 +239,18 @@ def train_lm(cfg: LMTrainConfig, run_dir, resume: bool = False, max_steps: int |
         if rank == 0 and (step % cfg.log_every == 0 or step == end):
             row = dict(step=step, time=round(time.time() - t0, 2), loss=round(loss.item(), 5),
                        loss_per_codebook=[round(float(x), 4) for x in per_k.detach()], lr=sched.get_last_lr()[0], grad_norm=round(float(gnorm), 4))
-            _log(run_dir, row); bar.set_postfix(loss=row['loss'])
+            log_row(run_dir, row); bar.set_postfix(loss=row['loss'])
         if step % cfg.eval_every == 0 or step == end:
             if rank == 0:
                 last_eval = validate_lm(lm, val['codes'], val_cond, val_mask, val_melody)
-                _log(run_dir, dict(step=step, event='valid', **last_eval))
+                log_row(run_dir, dict(step=step, event='valid', **last_eval))
                 bar.write(f"step {step}: valid NLL {last_eval['nll']:.3f} nats, per codebook {last_eval['nll_per_codebook']}", file=sys.stderr)
             if world > 1: dist.barrier()
         if step % cfg.checkpoint_every == 0 or step == end: save()
     bar.close()
     result = dict(step=step, run_dir=str(run_dir), checkpoint=str(latest_checkpoint(run_dir)), valid=last_eval,
                   seconds=round(time.time() - t0, 1))
-    if world > 1:
-        from mmd_music.train import state_fingerprint
-        fp = state_fingerprint(lm).to(device)
-        every = [torch.empty_like(fp) for _ in range(world)]
-        dist.all_gather(every, fp)
-        result['ranks_identical'] = all(torch.equal(every[0], f) for f in every[1:])
+    if world > 1: result['ranks_identical'] = ranks_identical(device, lm)
     if rank == 0 and cfg.examples and step == cfg.steps:
         result['examples'] = [str(p) for p in write_lm_examples(lm, codec, text, valid, run_dir / 'examples', cfg.examples,
                                                                cfg.example_seconds, seed=cfg.seed)]

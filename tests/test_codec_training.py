@@ -5,7 +5,8 @@ import pytest, torch
 from conftest import CLI, FIXTURE, run_cli
 from mmd_music.checkpoint import CheckpointError, latest_checkpoint
 from mmd_music.codec import load_codec
-from mmd_music.train import state_fingerprint, train_codec, train_config
+from mmd_music.runs import state_fingerprint
+from mmd_music.train import train_codec, train_config
 from mmd_music.audio import AudioClips
 
 MANIFEST = FIXTURE / 'manifest.jsonl'

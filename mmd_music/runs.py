@@ -15,8 +15,8 @@ import torch.distributed as dist
 from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 
 # %% auto #0
-__all__ = ['setup_distributed', 'pick_device', 'state_fingerprint', 'ranks_identical', 'all_reduce_grads', 'start_run', 'log_row',
-           'truncate_log', 'read_metrics', 'rotate_checkpoints']
+__all__ = ['setup_distributed', 'pick_device', 'state_fingerprint', 'ranks_identical', 'all_reduce_grads', 'start_run',
+           'newest_readable_checkpoint', 'log_row', 'truncate_log', 'read_metrics', 'rotate_checkpoints']
 
 # %% ../nbs/08b_runs.ipynb #bb2dcaec
 def setup_distributed() -> tuple[int, int, torch.device | None]:
@@ -63,19 +63,31 @@ def all_reduce_grads(module: torch.nn.Module, world: int):
 
 # %% ../nbs/08b_runs.ipynb #16347108
 def start_run(run_dir: Path, resume: bool, kind: str, cfg, keep=('steps', 'device'), world: int = 1):
-    """(config, checkpoint or None) to start a training run with. Resuming reads the run's latest checkpoint and its
-    stored config (only the fields in `keep` come from `cfg`); a fresh start refuses a folder that holds checkpoints."""
+    """(config, checkpoint or None) to start a training run with. Resuming reads the run's newest readable checkpoint
+    (an unreadable newer one is skipped with a warning that names it and why) and its stored config (only the fields
+    in `keep` come from `cfg`); a fresh start refuses a folder that holds checkpoints."""
     ck = None
     if resume:
-        latest = latest_checkpoint(run_dir)
-        if latest is None: raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints); start without --resume")
-        ck = load_checkpoint(latest, kind=kind, training=True)
+        if latest_checkpoint(run_dir) is None: raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints); start without --resume")
+        ck = newest_readable_checkpoint(run_dir, kind)
         stored = type(cfg).from_dict(ck.training_state['train_config'])
         cfg = type(cfg).from_dict({**stored.to_dict(), **{k: getattr(cfg, k) for k in keep}})
     elif latest_checkpoint(run_dir) is not None:
         raise CheckpointError(f"{run_dir} already holds checkpoints: pass resume (--resume) or choose a new run folder")
     if cfg.batch_size % world: raise ValueError(f"batch size {cfg.batch_size} does not split over {world} processes")
     return cfg, ck
+
+def newest_readable_checkpoint(run_dir, kind: str):
+    "The newest checkpoint of a run that loads with its training state; newer unreadable ones are skipped with a warning."
+    import warnings
+    candidates = sorted(p for p in (Path(run_dir) / 'checkpoints').glob('step_*') if p.is_dir())
+    problems = []
+    for p in reversed(candidates):
+        try: ck = load_checkpoint(p, kind=kind, training=True)
+        except CheckpointError as e: problems.append(f"{p.name}: {e}"); continue
+        if problems: warnings.warn(f"resuming from {p.name}; skipped the newer, unreadable " + '; '.join(problems))
+        return ck
+    raise CheckpointError(f"{run_dir}: no readable checkpoint to resume from ({'; '.join(problems)})")
 
 def log_row(run_dir: Path, row: dict):
     "Append `row` to the run's metrics.jsonl."

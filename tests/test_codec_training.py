@@ -86,3 +86,33 @@ def test_reconstruction_improves_on_held_out_clips(tmp_path):
     assert first['clips'] == last['clips'] >= 16
     assert last['mel_distance'] < 0.85 * first['mel_distance'], (first, last)
     assert last['si_snr'] > first['si_snr'] + 10, (first, last)
+
+def test_ddp_equals_one_process_with_the_same_global_batch(tmp_path):
+    """A step of two processes of 2 clips equals a step of one process of 4 clips (the same clips, gradients and
+    codebook statistics averaged over the ranks), to float rounding: a rank that saw other clips, a loss term summed
+    instead of averaged over ranks, or codebooks updated from one rank's batch would not pass. One step: after it,
+    Adam's first updates (about lr times the gradient's sign) turn rounding in near-zero gradients into differences
+    of lr, which later steps amplify. (Adam and the balancer are blind to one common factor on every gradient.)"""
+    from mmd_music.audio import AudioClips
+    from mmd_music.codec import Codec, codec_config, save_codec
+    torch.manual_seed(0)
+    codec = Codec(codec_config('cpu', dead_fraction=0.0))        # no random revival of dead codes: it would differ by design
+    clips = AudioClips(MANIFEST, 'train', 1.0, valid_fraction=0.2, test_fraction=0.1)
+    with torch.no_grad(): z = torch.cat([codec.encoder(clips[i]['wav'][None]) for i in range(8)])
+    codec.quantizer.init_from(z.transpose(1, 2).reshape(-1, z.shape[1]))
+    save_codec(codec, tmp_path / 'start')
+    common = ['train-codec', '--data', str(MANIFEST), '--steps', '1', '--batch-size', '4', '--num-workers', '0', '--quiet',
+              '--set', f"init_from={tmp_path / 'start'}", '--set', 'codec.dead_fraction=0', '--set', 'quantizer_warmup=0',
+              '--set', 'valid_fraction=0.2', '--set', 'test_fraction=0.1', '--set', 'eval_every=100', '--set', 'examples=0',
+              '--set', 'adversarial_start=100', '--set', 'mmd_weight=1']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    r = subprocess.run([CLI, *common, '--run-dir', str(tmp_path / 'one')], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun = str(Path(sys.executable).parent / 'torchrun')
+    r = subprocess.run([torchrun, '--nproc_per_node', '2', '--master_port', str(30500 + os.getpid() % 1000), CLI, *common,
+                        '--run-dir', str(tmp_path / 'two')], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    start, one, two = (load_codec(tmp_path / n).state_dict() for n in ('start', 'one', 'two'))
+    moved = max(float((one[k].float() - start[k].float()).abs().max()) for k in one)
+    apart = max(float((one[k].float() - two[k].float()).abs().max()) for k in one)
+    assert moved > 1e-4 and apart < 1e-3 * moved, (moved, apart)

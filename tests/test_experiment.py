@@ -24,7 +24,6 @@ def test_comparison_resumes_after_a_kill(tmp_path):
     by = {(x['codec'], x['lm']): x for x in result['rows']}
     for c in ('none', 'mmd', 'mmd_delay'):
         d = by[c, 'delay']
-        assert abs(d['factorisation_gap'] - (d['nll_per_frame'] - by[c, 'flatten']['nll_per_frame'])) < 1e-9
         assert d['factorisation_gap_se'] > 0 and f"{d['factorisation_gap']:.3f} ± {d['factorisation_gap_se']:.3f}" in report
     assert (out / 'report.png').exists() and 'report: ' in r.stdout
     # other settings in the same folder are refused, nothing overwritten

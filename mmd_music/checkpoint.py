@@ -14,16 +14,21 @@ import torch
 from safetensors.torch import load_file, save_file
 
 # %% auto #0
-__all__ = ['FORMAT', 'VERSION', 'SHIPPED_DIR', 'SHIPPED_FILES', 'CheckpointError', 'Checkpoint', 'save_checkpoint',
-           'load_checkpoint', 'checkpoint_name', 'latest_checkpoint', 'resolve_checkpoint', 'optimizer_to_flat',
-           'optimizer_from_flat', 'rng_state', 'set_rng_state', 'shipped_models', 'shipped_checkpoint',
-           'ship_checkpoint']
+__all__ = ['FORMAT', 'VERSION', 'SHIPPED_DIR', 'SHIPPED_FILES', 'CheckpointError', 'refuse_unknown_fields', 'Checkpoint',
+           'save_checkpoint', 'load_checkpoint', 'checkpoint_name', 'latest_checkpoint', 'resolve_checkpoint',
+           'optimizer_to_flat', 'optimizer_from_flat', 'rng_state', 'set_rng_state', 'shipped_models',
+           'shipped_checkpoint', 'ship_checkpoint']
 
 # %% ../nbs/00c_checkpoint.ipynb #d8db30da
 FORMAT, VERSION = 'mmd_music', 1
 
 class CheckpointError(ValueError):
     "A folder that is not a usable mmd_music checkpoint; the message names it and the problem."
+
+def refuse_unknown_fields(cls, d: dict, what: str):
+    "Raise a `ValueError` naming the keys of `d` that config dataclass `cls` has no field for (every config's `from_dict` starts here)."
+    unknown = set(d) - set(cls.__dataclass_fields__)
+    if unknown: raise ValueError(f"unknown {what} fields: {sorted(unknown)}")
 
 @dataclass
 class Checkpoint:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint, refuse_unknown_fields
 from .quantize import ResidualVQ, pick_streams
 
 # %% auto #0
@@ -142,8 +142,7 @@ class CodecConfig:
     def to_dict(self) -> dict: return asdict(self)
     @classmethod
     def from_dict(cls, d: dict) -> 'CodecConfig':
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise ValueError(f"unknown codec config fields: {sorted(unknown)}")
+        refuse_unknown_fields(cls, d, 'codec config')
         return cls(**d)
 
 CODEC_PRESETS = {

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .patterns import Pattern, make_pattern, pattern_spec, pattern_from_spec, lm_inputs
+from .checkpoint import refuse_unknown_fields
 
 # %% auto #0
 __all__ = ['SIN_FREQUENCIES', 'LM_PRESETS', 'LMConfig', 'lm_config', 'sinusoidal_positions', 'rotary_table', 'rotary', 'KVCache',
@@ -56,8 +57,7 @@ class LMConfig:
     def to_dict(self) -> dict: return asdict(self)
     @classmethod
     def from_dict(cls, d: dict) -> 'LMConfig':
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise ValueError(f"unknown LM config fields: {sorted(unknown)}")
+        refuse_unknown_fields(cls, d, 'LM config')
         if 'sin_frequencies' not in d: d = dict(d, sin_frequencies='vaswani')   # written before MusicGen's frequencies were the default
         return cls(**d)
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from .audio import AudioClips, loader_with_sampler, save_audio
-from .checkpoint import (CheckpointError, checkpoint_name, latest_checkpoint, load_checkpoint, optimizer_from_flat,
+from .checkpoint import (refuse_unknown_fields, CheckpointError, checkpoint_name, latest_checkpoint, load_checkpoint, optimizer_from_flat,
                                   optimizer_to_flat, rng_state, set_rng_state)
 from .codec import Codec, CodecConfig, codec_config, load_codec, save_codec
 from .mmd import IndependenceLoss
@@ -84,8 +84,7 @@ class CodecTrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> 'CodecTrainConfig':
         d = dict(d)
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise ValueError(f"unknown training config fields: {sorted(unknown)}")
+        refuse_unknown_fields(cls, d, 'training config')
         d['codec'] = CodecConfig.from_dict(d.get('codec', {}))
         if 'mmd_kernel' in d and 'mmd_product' not in d: d['mmd_product'] = 'frames'   # written before the clip product existed
         for k in ('betas', 'disc_n_ffts', 'mmd_bandwidths'):

@@ -17,7 +17,7 @@ from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 
 from .audio import index_audio, load_audio, save_audio, AudioError
-from .checkpoint import (CheckpointError, save_checkpoint, load_checkpoint, latest_checkpoint, resolve_checkpoint,
+from .checkpoint import (refuse_unknown_fields, CheckpointError, save_checkpoint, load_checkpoint, latest_checkpoint, resolve_checkpoint,
                                   checkpoint_name, optimizer_to_flat, optimizer_from_flat, rng_state, set_rng_state)
 from .codec import Codec, load_codec
 from .codes import CodeCacheError, CodeSplit, codec_fingerprint, extract_codes
@@ -66,8 +66,7 @@ class LMTrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> 'LMTrainConfig':
         d = dict(d)
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown: raise ValueError(f"unknown LM training config fields: {sorted(unknown)}")
+        refuse_unknown_fields(cls, d, 'LM training config')
         d['lm'] = LMConfig.from_dict(d.get('lm', {}))
         if 'betas' in d: d['betas'] = tuple(d['betas'])
         return cls(**d)

@@ -18,16 +18,15 @@ from .quantize import code_counts
 from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_clips, group_rows,
                            independence_mmd2, make_kernel, median_bandwidth, product_sample, standardize)
 from .patterns import make_pattern
-from .dependence import repair_clips
+from .dependence import independence_test
 from .runs import read_metrics
 from .train import _spread, evaluate_codec
 
 # %% auto #0
 __all__ = ['SCALED_KERNELS', 'MEDIAN_KERNELS', 'KERNELS', 'CURVE_KEYS', 'synthetic_rows', 'checkpoint_clips', 'codec_rows',
-           'rows_key', 'null_draw', 'scale_statistics', 'explore_bandwidths', 'figure_png', 'plot_bandwidths',
-           'Debouncer', 'BandwidthExplorer', 'valid_curves', 'plot_tc_curves', 'checkpoint_measures',
-           'plot_mi_heatmaps', 'plot_usage', 'plot_tc_vs_gap', 'find_codec_runs', 'run_checkpoints',
-           'DependenceDashboard']
+           'rows_key', 'scale_statistics', 'explore_bandwidths', 'figure_png', 'plot_bandwidths', 'Debouncer',
+           'BandwidthExplorer', 'valid_curves', 'plot_tc_curves', 'checkpoint_measures', 'plot_mi_heatmaps',
+           'plot_usage', 'plot_tc_vs_gap', 'find_codec_runs', 'run_checkpoints', 'DependenceDashboard']
 
 # %% ../nbs/11_dashboards.ipynb #057ebe6d
 def synthetic_rows(n: int = 512, strength: float = 0.5, K: int = 4, D: int = 8, seed: int = 0) -> torch.Tensor:
@@ -95,24 +94,15 @@ def _single_kernel(kernel: str, scale):
 def _scale_key(key_of_rows: str, kernel, scale, estimator, n_permutations, seed, n_clips) -> tuple:
     return ('scale', key_of_rows, kernel, scale, estimator, n_permutations, seed, n_clips)
 
-@torch.no_grad()
-def null_draw(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    "Rows (`[B, S, K, D]` or `[N, K, D]`) with the codebooks re-paired across clips: one draw under independence."
-    return repair_clips(as_clips(rows), generator)[0].reshape(rows.shape)
-
 def scale_statistics(rows: torch.Tensor, kernel: str, scale=None, estimator: str = 'dhsic', n_permutations: int = 50,
                      seed: int = 0, n_clips: int | None = None, cache: dict | None = None, key_of_rows: str | None = None) -> torch.Tensor:
-    """MMD² of `rows` `[B, S, K, D]` or `[N, K, D]` (joint vs product of marginals) for one kernel scale: `[1 + P]` float64, observed first, then P null draws.
+    """MMD² of `rows` `[B, S, K, D]` or `[N, K, D]` (joint vs product of marginals) for one kernel scale: `[1 + P]` float64, observed first, then P null draws
+    (`independence_test`'s re-pairings of the codebooks across clips: the same draws for every scale of one seed, so scales add draw by draw).
     `key_of_rows`: `rows_key(rows)` when the caller already has it."""
     key = _scale_key(key_of_rows or rows_key(rows), kernel, scale, estimator, n_permutations, seed, n_clips)
     if cache is not None and key in cache: return cache[key]
-    k = _single_kernel(kernel, scale)
-    out = []
-    for r in range(n_permutations + 1):
-        g = torch.Generator().manual_seed(_draw_seed(seed, r))
-        x = rows if r == 0 else null_draw(rows, g)
-        out.append(float(independence_mmd2(x, k, estimator, n_clips=n_clips, generator=g)))
-    out = torch.tensor(out, dtype=torch.float64)
+    t = independence_test(rows, n_permutations, _single_kernel(kernel, scale), estimator, seed=seed, n_clips=n_clips)
+    out = torch.cat([torch.tensor([t['mmd2']], dtype=torch.float64), t['null']])
     if cache is not None: cache[key] = out
     return out
 

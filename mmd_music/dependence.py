@@ -419,21 +419,25 @@ def _dhsic_of_grams(G: torch.Tensor, rows: list, at: torch.Tensor, B: int, S: in
     return float(dhsic_terms(Gp @ at, Gp.prod(1).sum((-1, -2)), B, S).sum())
 
 @torch.no_grad()
-def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel: str = 'gaussian_scaled', estimator: str = 'dhsic',
-                      product: str = 'clips', seed: int = 0, chunk: int = 2048, bandwidths=None, gram_limit: int = 2 ** 25) -> dict:
+def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel='gaussian_scaled', estimator: str = 'dhsic',
+                      product: str = 'clips', seed: int = 0, chunk: int = 2048, bandwidths=None, gram_limit: int = 2 ** 25,
+                      n_clips: int | None = None) -> dict:
     """Permutation test of independence of the K codebooks of `rows`: clips `[B, S, K, D]` or independent rows `[N, K, D]`.
     The null draws re-pair the codebooks across clips (`repair_clips`): with independent codebooks and exchangeable
     clips each draw has the law of the data, so the test keeps its level whatever the time structure inside the
     clips. `product='frames'` shuffles frames, as the authors' product does: not valid for time series. The statistic
-    is `independence_mmd2` with `kernel`, `estimator` (and `product`); the kernel is fixed once on the data (the
-    scaled kernel's median heuristic per codebook does not move under re-pairing). dHSIC keeps the Gram matrices
+    is `independence_mmd2` with `kernel` (a name, or a `Kernel` as it is), `estimator` (and `product`; `n_clips` for the
+    reference estimator, the number of clips by default); the kernel is fixed once on the data (the scaled kernel's
+    median heuristic per codebook does not move under re-pairing). The same `seed` gives the same re-pairings for
+    any kernel, so statistics of several kernels can be added draw by draw. dHSIC keeps the Gram matrices
     when scales x K x N² <= `gram_limit`. Returns the statistic, the null sample and the p-value."""
     g = torch.Generator().manual_seed(seed)
     z = as_clips(rows).float()
     check_rows(z, product)
     B, S, K, D = z.shape
     z = standardize(z.reshape(B * S, K * D)).reshape(B, S, K, D)      # re-pairing leaves each feature's mean and spread alone
-    kern = make_kernel(kernel, bandwidths, x=z.reshape(B * S, K, D), generator=g)
+    kern = make_kernel(kernel, bandwidths, x=z.reshape(B * S, K, D), generator=g) if isinstance(kernel, str) else kernel
+    n_clips = n_clips or B
     if product == 'frames': z, B, S = z.reshape(B * S, 1, K, D), B * S, 1
     if estimator == 'dhsic' and isinstance(kern, MultiScaleGaussian) and len(kern.variances) * K * (B * S) ** 2 <= gram_limit:
         G = _masked_grams(z, kern)             # small N: Gram matrices once, each null draw only re-indexes them
@@ -443,7 +447,7 @@ def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel: str
         null = [stat(torch.stack([torch.randperm(B, generator=g) for _ in range(K)], 1)) for _ in range(n_permutations)]
     else:
         prod = 'frames' if estimator == 'reference' else 'clips'    # rows are already one clip each under product='frames'
-        stat = lambda x: float(independence_mmd2(x, kern, estimator, chunk, standardise=False, generator=g, product=prod))
+        stat = lambda x: float(independence_mmd2(x, kern, estimator, chunk, standardise=False, n_clips=n_clips, generator=g, product=prod))
         observed = stat(z)
         null = [stat(repair_clips(z, g)[0]) for _ in range(n_permutations)]
     null = torch.tensor(null, dtype=torch.float64)

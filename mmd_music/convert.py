@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .checkpoint import _swap_in
 from .codec import Codec, CodecConfig
 from .lm import LMConfig, PatternLM
 
@@ -75,16 +74,23 @@ def _check_keys(got: dict, want: dict, what: str):
         parts = ([f"missing {say(missing)}"] if missing else []) + ([f"unexpected {say(extra)}"] if extra else []) + ([f"wrong shape {say(shapes)}"] if shapes else [])
         raise ConvertError(f"{what}: {'; '.join(parts)}")
 
+def _check_out(out: Path):
+    "Refuse an output that exists and is not an empty folder: a conversion never replaces or deletes anything."
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConvertError(f"{out}: already exists{'' if out.is_dir() else ' (a file)'}; choose a new output folder (nothing there is replaced)")
+
 def _write_atomically(out, write):
-    "Call `write(tmp)` on a fresh folder beside `out`, then move it to `out`; on any error nothing is left at `out`."
+    "Call `write(tmp)` on a fresh folder beside `out`, then move it to `out` (absent or empty); on any error nothing is left."
     out = Path(out)
-    if out.exists() and not out.is_dir(): raise ConvertError(f"{out}: exists and is not a folder")
+    _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
-    try: write(tmp)
+    try:
+        write(tmp)
+        if out.exists(): out.rmdir()                 # empty (checked above): the folder the user made for it
+        os.replace(tmp, out)
     except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
-    _swap_in(tmp, out)
     return out
 
 # %% ../nbs/15_convert.ipynb #b31bfcf4
@@ -212,6 +218,7 @@ def lm_config_from_musicgen(dec: dict, cond_dim: int, cond_bias: bool) -> LMConf
     from transformers import MusicgenDecoderConfig
     full = {**MusicgenDecoderConfig().to_dict(), **dec}
     bad = {k: full.get(k) for k, v in dict(activation_function='gelu', scale_embedding=False, audio_channels=1).items() if full.get(k) != v}
+    bad |= {k: full.get(k) for k in ('pad_token_id', 'decoder_start_token_id') if full.get(k) not in (None, full['vocab_size'])}
     if full['ffn_dim'] % full['hidden_size']: bad['ffn_dim'] = full['ffn_dim']
     if bad: raise ConvertError(f"this MusicGen decoder differs from the LM here in {bad} (supported: gelu, no embedding scale, "
                                f"mono, ffn_dim a multiple of hidden_size)")
@@ -322,6 +329,11 @@ def lm_from_musicgen(src) -> tuple[PatternLM, dict]:
     if mt == 'musicgen_decoder':
         side, extra = _side(src)
         c = LMConfig.from_dict(side['lm']) if side else lm_config_from_musicgen(cfg, cfg['hidden_size'], False)
+        if side:
+            kept = dict(n_q=c.n_q, bins=c.bins, dim=c.dim, layers=c.layers, heads=c.heads)
+            there = dict(n_q=cfg.get('num_codebooks'), bins=cfg.get('vocab_size'), dim=cfg.get('hidden_size'), layers=cfg.get('num_hidden_layers'),
+                         heads=cfg.get('num_attention_heads'))
+            if kept != there: raise ConvertError(f"{src}: {SIDE_CONFIG} disagrees with config.json: {kept} against {there}")
         state = lm_state_from_musicgen(sd, c)
         if c.cond_dim: state |= extra if side else _identity_condition(c)
         else: state = {k: v for k, v in state.items() if '.cross.' not in k and '.norm_cross.' not in k}
@@ -352,10 +364,29 @@ def read_audiocraft(path) -> tuple[dict, dict]:
     except Exception as e:
         raise ConvertError(f"{path}: not a file that loads with weights_only=True (a pickle of other objects is never "
                            f"unpickled here): {str(e).splitlines()[0][:300]}") from None
+    if isinstance(pkg, dict) and 'pretrained' in pkg and 'best_state' not in pkg:
+        raise ConvertError(f"{path}: an audiocraft pointer to the pretrained {pkg['pretrained']!r}, not weights: convert transformers' "
+                           f"folder of that model instead")
     if not isinstance(pkg, dict) or 'best_state' not in pkg or 'xp.cfg' not in pkg:
         raise ConvertError(f"{path}: not an audiocraft export (it has no 'best_state' and 'xp.cfg')")
     cfg = yaml.safe_load(pkg['xp.cfg']) if isinstance(pkg['xp.cfg'], str) else pkg['xp.cfg']
-    return cfg, _named_tensors(pkg['best_state'], path)
+    return _resolve_references(cfg), _named_tensors(pkg['best_state'], path)
+
+def _resolve_references(cfg: dict) -> dict:
+    "OmegaConf's `${a.b}` references in an exported config (written unresolved), replaced by the values they name."
+    def look(path: str):
+        v = cfg
+        for part in path.split('.'): v = v[part]
+        return v
+    def walk(v, depth=0):
+        if depth > 20: raise ConvertError("the exported config's references form a loop")
+        if isinstance(v, dict): return {k: walk(x, depth) for k, x in v.items()}
+        if isinstance(v, list): return [walk(x, depth) for x in v]
+        if isinstance(v, str) and re.fullmatch(r'\$\{[\w.]+\}', v):
+            try: return walk(look(v[2:-1]), depth + 1)
+            except (KeyError, TypeError): raise ConvertError(f"the exported config refers to {v}, which it does not hold") from None
+        return v
+    return walk(cfg)
 
 def _require(what: str, have: dict, want: dict):
     differ = {k: have.get(k) for k, v in want.items() if have.get(k, v) != v}
@@ -364,9 +395,11 @@ def _require(what: str, have: dict, want: dict):
 def codec_config_from_audiocraft(cfg: dict) -> CodecConfig:
     "Our `CodecConfig` of an audiocraft EnCodec's `xp.cfg` (SEANet + RVQ); a `ConvertError` names what it cannot represent."
     sea = {k: v for k, v in cfg['seanet'].items() if k not in ('encoder', 'decoder')}
-    for part in ('encoder', 'decoder'): _require(f"SEANet {part}", {**sea, **(cfg['seanet'].get(part) or {})}, {**sea})
-    _require('SEANet', sea, dict(causal=False, norm='weight_norm', pad_mode='reflect', true_skip=True, kernel_size=7, last_kernel_size=7,
-                                 residual_kernel_size=3, dilation_base=2, activation='ELU', disable_norm_outer_blocks=0, final_activation=None))
+    want = dict(causal=False, norm='weight_norm', pad_mode='reflect', true_skip=True, kernel_size=7, last_kernel_size=7,
+                residual_kernel_size=3, dilation_base=2, activation='ELU', disable_norm_outer_blocks=0, final_activation=None)
+    for part in ('encoder', 'decoder'):              # the shared settings with each side's overrides, as audiocraft builds them
+        merged = {**sea, **(cfg['seanet'].get(part) or {})}
+        _require(f"SEANet {part}", merged, {**{k: v for k, v in sea.items() if k in ('n_filters', 'ratios', 'dimension', 'lstm', 'n_residual_layers', 'compress')}, **want})
     _require('EnCodec', cfg.get('encodec', {}), dict(renormalize=False, causal=False))
     rvq = cfg['rvq']
     return CodecConfig(sample_rate=cfg['sample_rate'], channels=cfg['channels'], n_filters=sea['n_filters'], ratios=list(sea['ratios']),
@@ -383,9 +416,9 @@ def encodec_names_from_audiocraft(sd: dict) -> dict:
         out[k] = v
     return out
 
-def codec_from_audiocraft(path) -> Codec:
-    "Our `Codec` (eval mode) from audiocraft's `compression_state_dict.bin`."
-    cfg, sd = read_audiocraft(path)
+def codec_from_audiocraft(path, read: tuple | None = None) -> Codec:
+    "Our `Codec` (eval mode) from audiocraft's `compression_state_dict.bin` (`read`: its `read_audiocraft` result, when already read)."
+    cfg, sd = read or read_audiocraft(path)
     config = codec_config_from_audiocraft(cfg)
     sd = encodec_names_from_audiocraft(sd)
     codec = Codec(config)
@@ -393,19 +426,25 @@ def codec_from_audiocraft(path) -> Codec:
     codec.load_state_dict(codec_state_from_encodec(sd, config))
     return codec.eval()
 
-def lm_from_audiocraft(path) -> tuple[PatternLM, dict]:
+def lm_from_audiocraft(path, read: tuple | None = None) -> tuple[PatternLM, dict]:
     """(our `PatternLM`, extras with the text encoder's name) from audiocraft's MusicGen `state_dict.bin`: the T5
     conditioner's `output_proj` becomes our condition projection, the null condition MusicGen's zero states. For
     captions of different lengths in one batch, audiocraft lets the padded (zero) positions take attention weight;
-    here, as in transformers, they are masked."""
-    cfg, sd = read_audiocraft(path)
+    here, as in transformers, they are masked. `read`: the file's `read_audiocraft` result, when already read."""
+    cfg, sd = read or read_audiocraft(path)
     sd = {k.replace('.mha.', '.'): v for k, v in sd.items()}     # attention through torch's nn.MultiheadAttention: same tensors
     t = cfg['transformer_lm']
     _require('MusicGen LM', t, dict(positional_embedding='sin', norm='layer_norm', norm_first=True, bias_ff=False, bias_attn=False,
                                      bias_proj=False, layer_scale=None, activation='gelu', positional_scale=1.0, kv_repeat=1,
-                                     qk_layer_norm=False, qk_layer_norm_cross=False, weight_sharing=False, zero_bias_init=False))
+                                     qk_layer_norm=False, qk_layer_norm_cross=False, weight_sharing=False, causal=True, past_context=None))
+    fuser = cfg.get('fuser') or {}
+    _require('condition fuser', fuser, dict(cross_attention_pos_emb=False, cross=['description'], prepend=[], sum=[], input_interpolate=[]))
+    desc = (cfg.get('conditioners') or {}).get('description') or {}
+    _require('text conditioner', {'model': desc.get('model', 't5'), **(desc.get('t5') or {})}, dict(model='t5', normalize_text=False))
     pattern = cfg.get('codebooks_pattern', {})
-    delays = (pattern.get('delay') or {}).get('delays', list(range(t['n_q'])))
+    delay_cfg = pattern.get('delay') or {}
+    delays = delay_cfg.get('delays', list(range(t['n_q'])))
+    _require('codebook pattern', delay_cfg, dict(flatten_first=0, empty_initial=0))
     if pattern.get('modeling') != 'delay' or list(delays) != list(range(t['n_q'])):
         raise ConvertError(f"{path}: codebook pattern {pattern.get('modeling')!r} with delays {delays}; only MusicGen's delay pattern (0, 1, ..., K-1) converts")
     proj = 'condition_provider.conditioners.description.output_proj.'
@@ -470,11 +509,19 @@ def compare_lms(lm: PatternLM, musicgen, steps: torch.Tensor, cond=None, cond_ma
     return float((ours - theirs.reshape(B, K, S, -1)).abs().max())
 
 # %% ../nbs/15_convert.ipynb #d441160c
-def _copy_tokenizer(src: Path, out: Path):
-    "The tokenizer files of a transformers folder (whatever of them it has)."
+def _copy_tokenizer(src: Path, out: Path) -> int:
+    "Copy the tokenizer files of a transformers folder (whatever of them it has, links left out); returns how many."
+    n = 0
     for pattern in ('tokenizer*', 'spiece.model', 'special_tokens_map.json', 'vocab*', 'merges.txt', 'added_tokens.json', 'sentencepiece*'):
         for f in src.glob(pattern):
-            if f.is_file(): shutil.copy2(f, out / f.name)
+            if f.is_file() and not f.is_symlink(): shutil.copy2(f, out / f.name); n += 1
+    return n
+
+def _inner_folder(base: Path, text: str) -> Path | None:
+    "`base / text` for a text encoder recorded as `./name` (one plain folder name inside `base`, no link), else None."
+    if not re.fullmatch(r'\./[\w.-]+', text) or text in ('./.', './..'): return None
+    p = base / text[2:]
+    return p if p.is_dir() and not p.is_symlink() and p.resolve().parent == base.resolve() else None
 
 def _quiet():
     from transformers import logging as hf_logging
@@ -502,7 +549,9 @@ def convert(src, out, to: str = 'mmd_music') -> dict:
     _quiet()
     src, out = Path(src), Path(out)
     if to not in ('mmd_music', 'transformers'): raise ConvertError(f"to must be 'mmd_music' or 'transformers', not {to!r}")
-    if out.resolve() == src.resolve(): raise ConvertError(f"{out}: the output must not be the source folder")
+    if out.resolve() == src.resolve() or src.resolve().is_relative_to(out.resolve()):
+        raise ConvertError(f"{out}: the output must not be the source or a folder that holds it")
+    _check_out(out)
     if to == 'transformers':
         try: ck = load_checkpoint(resolve_checkpoint(src))
         except CheckpointError as e: raise ConvertError(f"{src}: not a checkpoint of this package to convert ({e})") from None
@@ -521,20 +570,20 @@ def convert(src, out, to: str = 'mmd_music') -> dict:
             def write(tmp):
                 model.save_pretrained(tmp)
                 side = dict(lm=lm.config.to_dict(), codec=info.get('codec', {}), text_encoder=text)
-                if text.startswith('./') and (ck.path / text).is_dir(): shutil.copytree(ck.path / text, tmp / text)
+                if (inner := _inner_folder(ck.path, text)) is not None: shutil.copytree(inner, tmp / inner.name)
                 (tmp / SIDE_CONFIG).write_text(json.dumps(side, indent=1))
                 if lm.config.cond_dim:
                     save_file({k: v.contiguous() for k, v in lm.state_dict().items() if k.startswith(('cond_proj.', 'null_cond'))}, str(tmp / SIDE_WEIGHTS))
             return dict(kind='musicgen_decoder', out=str(_write_atomically(out, write)), parameters=lm.n_params())
         raise ConvertError(f"{src}: a {ck.kind} checkpoint; only codecs and LMs convert")
     if src.is_file():                                  # audiocraft's export: the EnCodec or the LM, as its config says
-        cfg, _ = read_audiocraft(src)
+        read = read_audiocraft(src); cfg = read[0]
         if 'transformer_lm' in cfg:
-            lm, extra = lm_from_audiocraft(src)
+            lm, extra = lm_from_audiocraft(src, read); del read
             return dict(kind='lm', out=str(_write_atomically(out, lambda tmp: _move_into(save_lm(lm, tmp / '.lm', {}, extra['text_encoder']), tmp))),
                         parameters=lm.n_params(), text_encoder=extra['text_encoder'])
         if 'seanet' in cfg:
-            codec = codec_from_audiocraft(src)
+            codec = codec_from_audiocraft(src, read); del read
             return dict(kind='codec', out=str(_write_atomically(out, lambda tmp: save_codec(codec, tmp))), parameters=codec.num_parameters())
         raise ConvertError(f"{src}: an audiocraft export of neither an EnCodec (seanet) nor a MusicGen LM (transformer_lm)")
     cfg, _ = (json.loads((src / 'config.json').read_text()), None) if (src / 'config.json').is_file() else ({}, None)
@@ -549,10 +598,14 @@ def convert(src, out, to: str = 'mmd_music') -> dict:
         def write(tmp):
             if mt == 'musicgen':
                 save_codec(extra['codec'], tmp / 'codec')
-                extra['text_encoder'].save_pretrained(tmp / 'text_encoder'); _copy_tokenizer(src, tmp / 'text_encoder')
+                extra['text_encoder'].save_pretrained(tmp / 'text_encoder')
+                if not _copy_tokenizer(src, tmp / 'text_encoder'):
+                    import warnings
+                    warnings.warn(f"{src}: no tokenizer files beside the weights: the converted LM's text encoder cannot read captions "
+                                  f"until they are copied into {out / 'text_encoder'}")
                 info, text = codec_info(extra['codec']), './text_encoder'
             else: info, text = extra['side'].get('codec', {}), extra['side'].get('text_encoder', '')
-            if text.startswith('./') and (src / text).is_dir(): shutil.copytree(src / text, tmp / text)
+            if (inner := _inner_folder(src, text)) is not None: shutil.copytree(inner, tmp / inner.name)
             _move_into(save_lm(lm, tmp / '.lm', info, text), tmp)
         return dict(kind='lm', out=str(_write_atomically(out, write)), parameters=lm.n_params(),
                     **({'codec': str(out / 'codec'), 'text_encoder': str(out / 'text_encoder')} if mt == 'musicgen' else {}))

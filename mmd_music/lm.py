@@ -82,8 +82,9 @@ def sinusoidal_positions(positions: torch.Tensor, dim: int, max_period: float = 
     'vaswani') or `max_period^(-i/(half-1))` ('musicgen': the last frequency is exactly 1/max_period, as in
     audiocraft's `create_sin_embedding` and transformers' `MusicgenSinusoidalPositionalEmbedding`)."""
     half = dim // 2
-    span = half - 1 if frequencies == 'musicgen' else half
-    freqs = torch.exp(torch.arange(half, device=positions.device, dtype=torch.float32) * -(math.log(max_period) / max(span, 1)))
+    i = torch.arange(half, device=positions.device, dtype=torch.float32)
+    if frequencies == 'musicgen': freqs = torch.exp(i * -(math.log(max_period) / max(half - 1, 1)))   # transformers' arithmetic, to the bit
+    else: freqs = max_period ** (-i / half)                                                          # as LMs before the choice computed it
     angles = positions.float()[:, None] * freqs[None]
     return torch.cat([angles.cos(), angles.sin()], -1)
 

@@ -67,7 +67,7 @@ class LMTrainConfig:
     def from_dict(cls, d: dict) -> 'LMTrainConfig':
         d = dict(d)
         refuse_unknown_fields(cls, d, 'LM training config')
-        d['lm'] = LMConfig.from_dict(d.get('lm', {}))
+        d['lm'] = LMConfig.from_dict(d['lm']) if 'lm' in d else LMConfig()   # no section: today's defaults, not an old file's
         if 'betas' in d: d['betas'] = tuple(d['betas'])
         return cls(**d)
 

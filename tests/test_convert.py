@@ -64,13 +64,21 @@ def test_a_converted_codec_fine_tunes_with_the_independence_loss(tmp_path):
     assert not any(l.get('event') == 'kmeans_init' for l in logs)          # the codebooks came with the converted codec
     assert any('mmd' in l for l in logs)
 
-def test_bad_input_is_one_line_and_leaves_the_output_alone(tmp_path):
+def test_bad_input_is_one_line_and_leaves_the_output_alone(tmp_path, musicgen_folder):
     out = tmp_path / 'out'; out.mkdir(); (out / 'keep.txt').write_text('mine')
+    r = run_cli('convert', musicgen_folder, out)                       # a good source into a folder that holds something
+    assert r.returncode == 2 and 'already exists' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['keep.txt'] and (out / 'keep.txt').read_text() == 'mine'
+    r = run_cli('convert', musicgen_folder, musicgen_folder.parent)    # the output would hold the source
+    assert r.returncode == 2 and 'must not be the source' in r.stderr and (musicgen_folder / 'config.json').exists()
     enc = tmp_path / 'enc'; random_encodec('tiny').save_pretrained(enc)
     (enc / 'model.safetensors').write_bytes(b'not safetensors')
-    for args, expect in [((tmp_path / 'missing', out), 'no such folder'), ((enc, out), 'not a readable safetensors file'),
-                         ((tmp_path / 'enc', out, '--to', 'transformers'), 'not a checkpoint of this package')]:
+    fresh = tmp_path / 'fresh'
+    for args, expect in [((tmp_path / 'missing', fresh), 'no such folder'), ((enc, fresh), 'not a readable safetensors file'),
+                         ((enc, fresh, '--to', 'transformers'), 'not a checkpoint of this package')]:
         r = run_cli('convert', *args)
         assert r.returncode == 2 and expect in r.stderr and 'Traceback' not in r.stderr, r.stderr
-        assert (out / 'keep.txt').read_text() == 'mine' and sorted(p.name for p in out.iterdir()) == ['keep.txt']
-    assert not list(tmp_path.glob('.out.tmp-*'))
+        assert not fresh.exists()
+    assert not list(tmp_path.glob('.*.tmp-*'))
+    empty = tmp_path / 'empty'; empty.mkdir()                         # an empty folder made for the output is used
+    assert run_cli('convert', musicgen_folder, empty).returncode == 0 and (empty / 'config.json').exists()

@@ -24,8 +24,8 @@ from .codes import CodeSplit, codec_fingerprint
 from .train_lm import LMTrainConfig, check_pair
 
 # %% auto #0
-__all__ = ['SUMMARY_KEYS', 'summarise', 'thin_metrics', 'corpus_hours', 'run_hours', 'codec_card', 'write_codec_examples',
-           'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm']
+__all__ = ['SUMMARY_KEYS', 'summarise', 'thin_metrics', 'write_results', 'corpus_hours', 'run_hours', 'codec_card',
+           'write_codec_examples', 'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
 SUMMARY_KEYS = ('si_snr', 'mel_distance', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
@@ -40,6 +40,11 @@ def summarise(ev: dict) -> dict:
 def thin_metrics(rows: list[dict], every: int = 100) -> list[dict]:
     "A run's metrics rows with the training rows kept every `every` steps (all event rows kept), for a committed curve."
     return [r for r in rows if 'event' in r or r.get('step', 0) % every == 0]
+
+def write_results(folder: Path, results: dict, rows: list[dict]):
+    "A shipped model's committed record in `folder`: `results.json` and the run's thinned `metrics.jsonl`."
+    (folder / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in thin_metrics(rows)))
+    (folder / 'results.json').write_text(json.dumps(results, indent=1) + '\n')
 
 def corpus_hours(files, part=corpus_part) -> dict:
     "Files and hours of each split of an indexed corpus (`index_audio`'s files), overall and per part: {split: {part: {files, hours}}}."
@@ -154,8 +159,7 @@ def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: 
     if results_dir is not None:
         results_dir = Path(results_dir); results_dir.mkdir(parents=True, exist_ok=True)
         if examples: results['examples'] = write_codec_examples(codec, files, results_dir / 'examples', 'test', examples)
-        (results_dir / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in thin_metrics(rows)))
-        (results_dir / 'results.json').write_text(json.dumps(results, indent=1) + '\n')
+        write_results(results_dir, results, rows)
     test = evaluation['test']['all']
     ship_checkpoint(ck_path, name, codec_card(name, codec, cfg, results), root=root,
                     summary=dict(step=results['step'], fingerprint=results['fingerprint'], test_si_snr=test['si_snr'], test_mel_distance=test['mel_distance']))
@@ -255,8 +259,7 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
             for k, (caption, wav) in enumerate(zip(captions, wavs)):
                 save_audio(results_dir / 'examples' / f"{k}_generated.flac", wav.cpu().clamp(-1, 1), codec.config.sample_rate)
                 results['examples'].append(dict(caption=caption, file=f"{k}_generated.flac"))
-        (results_dir / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in thin_metrics(rows)))
-        (results_dir / 'results.json').write_text(json.dumps(results, indent=1) + '\n')
+        write_results(results_dir, results, rows)
     test = evaluation['test']['nll']
     ship_checkpoint(ck_path, name, lm_card(name, lm, cfg, results), root=root,
                     summary=dict(step=results['step'], pattern=results['pattern'], codec_fingerprint=results['codec_fingerprint'], test_nll=test['mean']))

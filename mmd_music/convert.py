@@ -37,13 +37,17 @@ def read_state_dict(path) -> dict:
     if path.suffix == '.safetensors':
         try: return load_file(str(path))
         except Exception as e: raise ConvertError(f"{path}: not a readable safetensors file ({e})") from None
-    try: obj = torch.load(str(path), map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ConvertError(f"{path}: not a plain state dict that loads with weights_only=True "
-                           f"(a pickle of other objects is never unpickled here): {str(e).splitlines()[0][:300]}") from None
+    obj = _torch_load(path)
     if isinstance(obj, dict) and 'best_state' in obj: obj = obj['best_state']
     if isinstance(obj, dict) and 'model' in obj and isinstance(obj['model'], dict): obj = obj['model']
     return _named_tensors(obj, path)
+
+def _torch_load(path: Path):
+    "A torch file's contents through `torch.load(..., weights_only=True)`; anything else is refused, never unpickled."
+    try: return torch.load(str(path), map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ConvertError(f"{path}: not a plain state dict that loads with weights_only=True "
+                           f"(a pickle of other objects is never unpickled here): {str(e).splitlines()[0][:300]}") from None
 
 def _named_tensors(obj, path) -> dict:
     "`obj` if it is a non-empty dict of name -> tensor, else a `ConvertError` saying what it holds."
@@ -196,10 +200,13 @@ def codec_from_encodec(src) -> Codec:
         differ = [k for k in arch if getattr(kept, k) != getattr(config, k)]
         if differ: raise ConvertError(f"{src}: {SIDE_CONFIG} disagrees with config.json in {differ}")
         config = kept
+    return _codec_from_encodec_state(sd, config, f"{src}: the EnCodec weights do not fit its config", extra)
+
+def _codec_from_encodec_state(sd: dict, config: CodecConfig, what: str, extra: dict | None = None) -> Codec:
+    "Our `Codec` (eval mode) of `config` holding transformers-named EnCodec tensors `sd` (checked, in their own names) and our `extra` ones."
     codec = Codec(config)
-    _check_encodec_keys(sd, codec, f"{src}: the EnCodec weights do not fit its config")
-    state = codec_state_from_encodec(sd, config) | extra
-    codec.load_state_dict(state)
+    _check_encodec_keys(sd, codec, what)
+    codec.load_state_dict(codec_state_from_encodec(sd, config) | (extra or {}))
     return codec.eval()
 
 def encodec_from_codec(codec: Codec):
@@ -320,12 +327,9 @@ def lm_from_musicgen(src) -> tuple[PatternLM, dict]:
         state['null_cond'] = torch.zeros(c.dim)
         lm = _load_lm(c, state, f"{src}: the MusicGen decoder weights do not fit its config")
         codec_sd = {k[len('audio_encoder.'):]: v for k, v in sd.items() if k.startswith('audio_encoder.')}
-        codec_cfg = codec_config_from_encodec(cfg['audio_encoder'])
-        codec = Codec(codec_cfg)
-        _check_encodec_keys(codec_sd, codec, f"{src}: the MusicGen folder's EnCodec weights (audio_encoder.*) do not fit its config")
-        state = codec_state_from_encodec(codec_sd, codec_cfg)
-        codec.load_state_dict(state)
-        return lm, dict(codec=codec.eval(), text_encoder=_text_encoder_from_musicgen(cfg, sd))
+        codec = _codec_from_encodec_state(codec_sd, codec_config_from_encodec(cfg['audio_encoder']),
+                                          f"{src}: the MusicGen folder's EnCodec weights (audio_encoder.*) do not fit its config")
+        return lm, dict(codec=codec, text_encoder=_text_encoder_from_musicgen(cfg, sd))
     if mt == 'musicgen_decoder':
         side, extra = _side(src)
         c = LMConfig.from_dict(side['lm']) if side else lm_config_from_musicgen(cfg, cfg['hidden_size'], False)
@@ -360,10 +364,7 @@ def read_audiocraft(path) -> tuple[dict, dict]:
     import yaml
     path = Path(path)
     if not path.is_file(): raise ConvertError(f"{path}: no such file")
-    try: pkg = torch.load(str(path), map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ConvertError(f"{path}: not a file that loads with weights_only=True (a pickle of other objects is never "
-                           f"unpickled here): {str(e).splitlines()[0][:300]}") from None
+    pkg = _torch_load(path)
     if isinstance(pkg, dict) and 'pretrained' in pkg and 'best_state' not in pkg:
         raise ConvertError(f"{path}: an audiocraft pointer to the pretrained {pkg['pretrained']!r}, not weights: convert transformers' "
                            f"folder of that model instead")
@@ -420,11 +421,7 @@ def codec_from_audiocraft(path, read: tuple | None = None) -> Codec:
     "Our `Codec` (eval mode) from audiocraft's `compression_state_dict.bin` (`read`: its `read_audiocraft` result, when already read)."
     cfg, sd = read or read_audiocraft(path)
     config = codec_config_from_audiocraft(cfg)
-    sd = encodec_names_from_audiocraft(sd)
-    codec = Codec(config)
-    _check_encodec_keys(sd, codec, f"{path}: the EnCodec weights do not fit its config")
-    codec.load_state_dict(codec_state_from_encodec(sd, config))
-    return codec.eval()
+    return _codec_from_encodec_state(encodec_names_from_audiocraft(sd), config, f"{path}: the EnCodec weights do not fit its config")
 
 def lm_from_audiocraft(path, read: tuple | None = None) -> tuple[PatternLM, dict]:
     """(our `PatternLM`, extras with the text encoder's name) from audiocraft's MusicGen `state_dict.bin`: the T5

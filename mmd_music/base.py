@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/base_models.html.md"""
 
 # %% ../nbs/14_base_models.ipynb #442f6f10
 from __future__ import annotations
-import json, math, platform
+import json, math, platform, time
 from pathlib import Path
 
 import torch
@@ -22,10 +22,12 @@ from .eval import window_nll
 from .lm import PatternLM
 from .codes import CodeSplit, codec_fingerprint
 from .train_lm import LMTrainConfig, check_pair
+from .experiments import finetune_experiment, finetune_report
 
 # %% auto #0
-__all__ = ['SUMMARY_KEYS', 'summarise', 'thin_metrics', 'write_results', 'corpus_hours', 'run_hours', 'codec_card',
-           'write_codec_examples', 'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm']
+__all__ = ['SUMMARY_KEYS', 'DEMO_CAPTIONS', 'summarise', 'thin_metrics', 'write_results', 'corpus_hours', 'run_hours',
+           'codec_card', 'write_codec_examples', 'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm',
+           'run_demo', 'demo_report']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
 SUMMARY_KEYS = ('si_snr', 'mel_distance', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
@@ -264,3 +266,73 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
     ship_checkpoint(ck_path, name, lm_card(name, lm, cfg, results), root=root,
                     summary=dict(step=results['step'], pattern=results['pattern'], codec_fingerprint=results['codec_fingerprint'], test_nll=test['mean']))
     return results
+
+# %% ../nbs/14_base_models.ipynb #32c226e7
+DEMO_CAPTIONS = ('Orchestral game music, "Heroic March" from the soundtrack of Battle for Wesnoth',
+                 'Electronic game music, "Night Drive" from the soundtrack of FreedroidRPG',
+                 'String quartet movement by Joseph Haydn, played by a string quartet, moderate tempo around 100 bpm, in G major.')
+
+def _rms(wav: torch.Tensor) -> float: return round(float(wav.float().pow(2).mean().sqrt()), 4)
+
+def run_demo(out, data: str = 'data/demo/manifest.jsonl', codec: str = 'base', lm: str = 'base-delay', clips: int = 3,
+             seconds: float = 5.0, captions=DEMO_CAPTIONS, steps: int = 60, seeds=(0, 1, 2), measure_clips: int | None = 96,
+             valid_fraction: float = 0.1, test_fraction: float = 0.1, progress: bool = True, **finetune) -> dict:
+    """The demo: `codec` reconstructs `clips` test recordings of `data` (the middle `seconds` of each), `lm` generates
+    one clip per caption, and `finetune_experiment` fine-tunes `codec` under each arm for `steps` steps with each seed.
+    The split fractions default to the base codec's, so its test files are files it never trained on. Writes
+    WAVs (FLAC), spectrograms, `results.json` and `report.md` into `out`; returns the results."""
+    from mmd_music.audio import plot_spectrograms
+    from mmd_music.train_lm import generate_audio, load_lm
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    t0, seconds_of = time.time(), {}
+    c = load_codec(codec)
+    files, _ = index_audio(data, valid_fraction, test_fraction)
+    if not any(f.split == 'test' for f in files): raise ValueError(f"{data}: no test files to reconstruct")
+    recon = write_codec_examples(c, files, out / 'reconstructions', 'test', clips, seconds)
+    pairs = [load_audio(out / 'reconstructions' / r[k], c.config.sample_rate)[0] for r in recon for k in ('original', 'reconstruction')]
+    plot_spectrograms(pairs, c.config.sample_rate, titles=[f"{r['title'] or r['file']} ({k})" for r in recon for k in ('original', 'reconstruction')],
+                      ncols=2).savefig(out / 'reconstructions.png', dpi=80, bbox_inches='tight')
+    seconds_of['reconstruct'] = round(time.time() - t0, 1)
+    t1 = time.time()
+    model, info = load_lm(lm)
+    check_pair(model, c, info)
+    text = TextConditioner(info['text_encoder']) if model.config.cond_dim else None
+    captions = list(captions) if model.config.cond_dim else None
+    wavs = generate_audio(model, c, captions, seconds, text=text, batch=None if captions else clips, progress=False,
+                          generator=torch.Generator().manual_seed(0))
+    (out / 'generated').mkdir(exist_ok=True)
+    generated = []
+    for k, w in enumerate(wavs):
+        save_audio(out / 'generated' / f'{k}.flac', w, c.config.sample_rate)
+        generated.append(dict(caption=captions[k] if captions else '', file=f'generated/{k}.flac', rms=_rms(w)))
+    plot_spectrograms(list(wavs), c.config.sample_rate, titles=[g['caption'][:48] for g in generated]).savefig(
+        out / 'generated.png', dpi=80, bbox_inches='tight')
+    seconds_of['generate'] = round(time.time() - t1, 1)
+    t2 = time.time()
+    ft = finetune_experiment(out / 'finetune', data, steps=steps, seeds=seeds, init_from=codec, measure_clips=measure_clips, progress=progress,
+                             valid_fraction=valid_fraction, test_fraction=test_fraction, **finetune)
+    seconds_of['finetune'] = round(time.time() - t2, 1)
+    seconds_of['total'] = round(time.time() - t0, 1)
+    result = dict(codec=codec, lm=lm, data=data, shipped={n: e.get('summary', {}) for n, e in shipped_models().items() if n in (codec, lm)},
+                  reconstructions=recon, generated=generated, finetune=ft, seconds=seconds_of)
+    (out / 'results.json').write_text(json.dumps(result, indent=1))
+    (out / 'report.md').write_text(demo_report(result))
+    return result
+
+def demo_report(result: dict) -> str:
+    "The demo's report as markdown, from `run_demo`'s results."
+    lines = ["# mmd_music demo", "",
+             f"## Reconstructions by `{result['codec']}`", "",
+             f"The middle of test recordings of `{result['data']}` (never trained on), encoded to codes and decoded "
+             "(`reconstructions/`, spectrograms in `reconstructions.png`):", "",
+             "| recording | original | reconstruction | SI-SNR (dB) |", "|---|---|---|---:|"]
+    lines += [f"| {r['title'] or r['file']} | reconstructions/{r['original']} | reconstructions/{r['reconstruction']} | {r['si_snr']:.2f} |"
+              for r in result['reconstructions']]
+    lines += ["", f"## Generated by `{result['lm']}`", "",
+              "One clip per caption (`generated/`, spectrograms in `generated.png`); RMS level of each clip:", "",
+              "| caption | file | RMS |", "|---|---|---:|"]
+    lines += [f"| {g['caption'] or '(unconditional)'} | {g['file']} | {g['rms']:.3f} |" for g in result['generated']]
+    lines += ["", "## Does the independence loss change the codes?", "", finetune_report(result['finetune']).split('\n', 2)[2],
+              f"Wall time: {result['seconds']['total']:.0f} s (reconstructions {result['seconds']['reconstruct']:.0f} s, generation "
+              f"{result['seconds']['generate']:.0f} s, fine-tunes {result['seconds']['finetune']:.0f} s).", ""]
+    return '\n'.join(lines)

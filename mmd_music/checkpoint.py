@@ -188,10 +188,18 @@ def shipped_checkpoint(name: str, root=None) -> Path:
             raise CheckpointError(f"shipped model {name!r}: {p} is corrupted (SHA-256 {got[:12]}..., the registry records {digest[:12]}...)")
     return folder
 
+def _train_config(checkpoint: Path) -> dict | None:
+    "The training config a checkpoint records in its training state, or None."
+    p = checkpoint / 'training.json'
+    if not p.exists(): return None
+    try: return json.loads(p.read_text()).get('train_config')
+    except json.JSONDecodeError as e: raise CheckpointError(f"{p}: not valid JSON ({e})") from None
+
 def ship_checkpoint(src, name: str, card: str, summary: dict | None = None, root=None) -> Path:
     """Copy checkpoint `src` (a checkpoint or run folder: its latest checkpoint) into the package as shipped model `name`:
-    `config.json` and `model.safetensors` (no training state), `card` as `MODEL_CARD.md`, and a registry entry with the
-    files' SHA-256, the kind and `summary` (a few figures). Returns the shipped folder."""
+    `config.json` and `model.safetensors` (no optimizer or RNG state), `card` as `MODEL_CARD.md`, the run's recipe as
+    `train_config.json` when the checkpoint records one (its data and splits: what evaluation of the shipped model
+    needs), and a registry entry with the files' SHA-256, the kind and `summary` (a few figures). Returns the shipped folder."""
     root = Path(root or SHIPPED_DIR)
     src = resolve_checkpoint(src)
     ck = load_checkpoint(src)                                    # refuses anything that is not a readable checkpoint
@@ -200,8 +208,11 @@ def ship_checkpoint(src, name: str, card: str, summary: dict | None = None, root
     tmp.mkdir()
     try:
         for f in SHIPPED_FILES: shutil.copyfile(src / f, tmp / f)
+        files = list(SHIPPED_FILES)
+        if (recipe := _train_config(src)) is not None:
+            (tmp / 'train_config.json').write_text(json.dumps(recipe, indent=1) + '\n'); files.append('train_config.json')
         (tmp / 'MODEL_CARD.md').write_text(card)
-        entry = dict(kind=ck.kind, folder=name, sha256={f: _sha256(tmp / f) for f in SHIPPED_FILES}, summary=summary or {})
+        entry = dict(kind=ck.kind, folder=name, sha256={f: _sha256(tmp / f) for f in files}, summary=summary or {})
         dest = root / name
         _swap_in(tmp, dest)
     finally:

@@ -39,9 +39,10 @@ def synthetic_rows(n: int = 512, strength: float = 0.5, K: int = 4, D: int = 8, 
     return (1 - strength ** 2) ** 0.5 * e + strength * torch.einsum('nd,ked->nke', z, rot)
 
 def _run_config(checkpoint: Path) -> dict:
-    "The train_config.json of the run a checkpoint belongs to (run/checkpoints/step_*), or {}."
-    p = checkpoint.parent.parent / 'train_config.json'
-    return json.loads(p.read_text()) if p.exists() else {}
+    "The recipe of the run a checkpoint belongs to (run/checkpoints/step_*), or the one a shipped model carries, or {}."
+    for p in (checkpoint / 'train_config.json', checkpoint.parent.parent / 'train_config.json'):
+        if p.exists(): return json.loads(p.read_text())
+    return {}
 
 def _data_path(data, checkpoint: Path) -> str:
     "`data`, or the run's own data path; a relative path is also looked up from the run folder's parents."
@@ -224,11 +225,12 @@ class Debouncer:
             self._handle.cancel(); self._fire()
 
 class BandwidthExplorer:
-    """Kernel-bandwidth explorer (ipywidgets). `checkpoint` (a codec checkpoint or run folder) adds the 'codec' source:
-    its streams on `clips` fixed clips of `split` (`data`: the run's own data unless given)."""
+    """Kernel-bandwidth explorer (ipywidgets). `checkpoint` (a codec checkpoint, run folder or shipped model: the shipped
+    base codec by default; None for synthetic rows only) adds the 'codec' source: its streams on `clips` fixed clips
+    of `split` (`data`: the run's own data unless given)."""
     N_CHOICES = (128, 256, 512, 1024, 2048)
 
-    def __init__(self, checkpoint=None, data=None, split: str = 'test', clips: int = 16, n_permutations: int = 50,
+    def __init__(self, checkpoint='base', data=None, split: str = 'test', clips: int = 16, n_permutations: int = 50,
                  seed: int = 0, delay: float = 0.3, frames_per_clip: int = 50):
         import ipywidgets as W
         self.checkpoint, self.data, self.split, self.clips, self.seed = checkpoint, data, split, clips, seed

@@ -6,20 +6,23 @@ Docs: https://mmd-music.github.io/mmd_music/experiments.html.md"""
 
 # %% ../nbs/12_experiments.ipynb #4a767ca1
 from __future__ import annotations
-import json, math
+import json, math, time
 from pathlib import Path
 
 import torch
 
 from .audio import AudioClips
-from .checkpoint import latest_checkpoint, load_checkpoint
+from .checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint
 from .codec import load_codec
+from .codes import codec_fingerprint
 from .dependence import jackknife_se, t_quantile
 from .train import evaluate_codec, train_codec, train_config
 
 # %% auto #0
-__all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'independence_experiment', 'paired_change', 'results_table',
-           'valid_table', 'comparison', 'comparison_report', 'plot_comparison']
+__all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'FINETUNE_ARMS', 'FINETUNE_WEIGHTS', 'FINETUNE_MEASURES',
+           'independence_experiment', 'paired_change', 'results_table', 'valid_table', 'comparison',
+           'comparison_report', 'plot_comparison', 'seed_interval', 'difference_verdict', 'finetune_experiment',
+           'finetune_report']
 
 # %% ../nbs/12_experiments.ipynb #b4db8f1d
 def _run_done(run: Path, steps: int) -> bool:
@@ -319,3 +322,127 @@ def plot_comparison(result: dict, path=None):
     fig.tight_layout()
     if path: fig.savefig(path, dpi=90)
     return fig
+
+# %% ../nbs/12_experiments.ipynb #4d451b4e
+FINETUNE_ARMS = {'none': dict(mmd_weight=0.0), 'mmd': dict(mmd_pattern='parallel'), 'mmd_delay': dict(mmd_pattern='delay')}
+FINETUNE_WEIGHTS = dict(mmd=1.0, mmd_delay=0.1)   # the largest admissible weights of the experiment above
+FINETUNE_MEASURES = {   # key: label
+    'total_correlation': "TC of a frame's codes (nats)",
+    'total_correlation_delay': 'TC of delay-grouped codes (nats)',
+    'si_snr': 'SI-SNR (dB)',
+    'mel_distance': 'mel distance',
+}
+
+def seed_interval(values, level: float = 0.95) -> dict:
+    "Mean of per-seed `values` with a `level` t interval over seeds (`low`, `high` None with fewer than 2 seeds)."
+    v = torch.tensor([float(x) for x in values], dtype=torch.float64)
+    if len(v) == 0 or not torch.isfinite(v).all(): raise ValueError(f"seed_interval needs finite values, got {list(values)}")
+    mean = float(v.mean())
+    if len(v) < 2: return dict(mean=mean, low=None, high=None, seeds=1)
+    half = t_quantile((1 + level) / 2, len(v) - 1) * float(v.std()) / math.sqrt(len(v))
+    return dict(mean=mean, low=mean - half, high=mean + half, seeds=len(v))
+
+def difference_verdict(iv: dict) -> str:
+    "'lower' or 'higher' when a difference's interval excludes 0, else 'inconclusive'."
+    if iv['low'] is None: return 'inconclusive (one seed)'
+    return 'lower' if iv['high'] < 0 else 'higher' if iv['low'] > 0 else 'inconclusive'
+
+# %% ../nbs/12_experiments.ipynb #aa444b3d
+def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int = 100, seeds=(0, 1, 2), weights: dict | None = None,
+                        arms=tuple(FINETUNE_ARMS), init_from: str = 'base', split: str = 'test', measure_clips: int | None = 128,
+                        level: float = 0.95, preset: str = 'base', progress: bool = True, **overrides) -> dict:
+    """Fine-tune the codec `init_from` (a shipped name, checkpoint or run) for `steps` steps under each arm (no loss,
+    the loss on frames, the delay-matched loss; `weights`: each MMD arm's loss weight) with each seed, and measure every
+    run on the same clips of `split` (at most `measure_clips`). Runs live in `out/<arm>_s<seed>`; finished runs and evaluations are reused.
+    Returns the results (also in `out/results.json`, with `out/report.md`): per run its figures, per arm the mean over
+    seeds with a `level` interval, and per MMD arm the differences to 'none' paired by seed, each with its verdict."""
+    weights = {**FINETUNE_WEIGHTS, **(weights or {})}
+    if 'none' not in arms: raise ValueError("the arms must include 'none' (the paired baseline)")
+    if bad := [a for a in arms if a not in FINETUNE_ARMS]: raise ValueError(f"unknown arms {bad}; choose from {list(FINETUNE_ARMS)}")
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    start = resolve_checkpoint(init_from)
+    start_fp = codec_fingerprint(load_codec(start))
+    # fine-tuning: the codebooks come initialised (no warm-up, no k-means); a checkpoint at the end only
+    common = dict(quantizer_warmup=0, examples=0, checkpoint_every=steps, eval_every=steps, eval_clips=16) | overrides | dict(
+        data=data, steps=steps, init_from=str(init_from))
+    cfgs, runs, t0 = {}, {}, time.time()
+    for seed in seeds:                                # seed-major: a stopped experiment has whole seeds to compare
+        for arm in arms:
+            name = f'{arm}_s{seed}'
+            extra = FINETUNE_ARMS[arm] | ({} if arm == 'none' else dict(mmd_weight=float(weights[arm])))
+            cfgs[name] = train_config(preset, seed=seed, **common, **extra)
+            _train_to_end(train_codec, cfgs[name], out / name, progress, name)
+    train_seconds = time.time() - t0
+    first = cfgs[f'none_s{seeds[0]}']
+    clips = AudioClips(first.data, split, first.segment_seconds, first.codec.sample_rate, first.codec.channels, mode='fixed',
+                       valid_fraction=first.valid_fraction, test_fraction=first.test_fraction)
+    if len(clips) == 0: raise ValueError(f"the {split} split of {data} has no clips")
+    start_eval = _cached(out / f'start_eval_{split}.json', lambda: dict(
+        evaluate_codec(load_codec(start), clips, max_clips=measure_clips), checkpoint=str(init_from), max_clips=measure_clips))
+    evals = {name: _evaluate(out / name, cfg, split, measure_clips) for name, cfg in cfgs.items()}
+    pick = lambda ev: {k: ev.get(k) for k in FINETUNE_MEASURES} | dict(usage=ev['usage'])
+    result = dict(init_from=str(init_from), start_fingerprint=start_fp, data=data, split=split, steps=steps, seeds=seeds,
+                  arms=list(arms), weights={a: weights[a] for a in arms if a != 'none'}, level=level, preset=preset,
+                  overrides=overrides, clips=start_eval['clips'], files=start_eval.get('files'),
+                  start=pick(start_eval),
+                  runs={n: dict(arm=n.rsplit('_s', 1)[0], seed=int(n.rsplit('_s', 1)[1]), run=str(out / n),
+                                checkpoint=latest_checkpoint(out / n).name, **pick(ev)) for n, ev in evals.items()})
+    # a measure that some run could not take (NaN: too few frames for its model, say) is left out, not averaged
+    measurable = lambda a, k: all(isinstance(v := evals[f'{a}_s{s}'].get(k), (int, float)) and math.isfinite(v) for s in seeds)
+    result['arms_summary'] = {a: {k: seed_interval([evals[f'{a}_s{s}'][k] for s in seeds], level) for k in FINETUNE_MEASURES
+                                  if measurable(a, k)} for a in arms}
+    result['paired'] = {}
+    for a in arms:
+        if a == 'none': continue
+        result['paired'][a] = {}
+        for k in FINETUNE_MEASURES:
+            if not (measurable(a, k) and measurable('none', k)): continue
+            iv = seed_interval([evals[f'{a}_s{s}'][k] - evals[f'none_s{s}'][k] for s in seeds], level)
+            result['paired'][a][k] = iv | dict(verdict=difference_verdict(iv))
+    result['seconds'] = dict(train=round(train_seconds, 1), total=round(time.time() - t0, 1))
+    (out / 'results.json').write_text(json.dumps(result, indent=1))
+    (out / 'report.md').write_text(finetune_report(result))
+    return result
+
+# %% ../nbs/12_experiments.ipynb #0ad0dddc
+def _iv(m: dict, spec: str = '.3f', sign: str = '') -> str:
+    s = format(m['mean'], sign + spec)
+    return s if m['low'] is None else f"{s} [{format(m['low'], sign + spec)}, {format(m['high'], sign + spec)}]"
+
+def finetune_report(result: dict) -> str:
+    "The paired fine-tunes as markdown: per-arm means, paired differences with verdicts, and what they decide, in words."
+    S, lv = len(result['seeds']), f"{result['level']:.0%}"
+    arms = result['arms']
+    keys = [k for k in FINETUNE_MEASURES if all(k in result['arms_summary'][a] for a in arms)]
+    weight = lambda a: 'no loss' if a == 'none' else f"weight {result['weights'][a]:g}"
+    lines = [f"# Paired fine-tunes of `{result['init_from']}` (codec {result['start_fingerprint']})", "",
+             f"{result['steps']} steps per run on `{result['data']}`, seeds {result['seeds']} (the same batches in every arm for a "
+             f"seed); every run measured on the same {result['clips']} clips of the {result['split']} split. Means over the {S} "
+             f"seed(s), with {lv} t intervals over seeds: they cover the noise of fine-tuning on these clips, not the choice of "
+             "test recordings.", "",
+             "| arm | " + " | ".join(FINETUNE_MEASURES[k] for k in keys) + " |", "|---|" + "---|" * len(keys),
+             "| start (no fine-tune) | " + " | ".join(format(result['start'][k], '.3f') if result['start'].get(k) is not None else 'n/a' for k in keys) + " |"]
+    for a in arms:
+        lines.append(f"| {a} ({weight(a)}) | " + " | ".join(_iv(result['arms_summary'][a][k]) for k in keys) + " |")
+    lines += ["", f"Differences to `none`, paired by seed ({lv} intervals; 'inconclusive' when the interval includes 0):", "",
+              "| arm | " + " | ".join(FINETUNE_MEASURES[k] for k in keys) + " |", "|---|" + "---|" * len(keys)]
+    for a, diffs in result['paired'].items():
+        lines.append(f"| {a} - none | " + " | ".join(f"{_iv(diffs[k], sign='+')} {diffs[k]['verdict']}" if k in diffs else 'n/a' for k in keys) + " |")
+    lines += ["", "What this decides:", ""]
+    for a, diffs in result['paired'].items():
+        tc = diffs.get('total_correlation_delay' if a == 'mmd_delay' else 'total_correlation')
+        mel = diffs.get('mel_distance')
+        if tc is None: lines.append(f"- `{a}`: no TC could be measured."); continue
+        what = {'lower': "lowers the codes' total correlation", 'higher': "raises the codes' total correlation"}.get(
+            tc['verdict'], "does not measurably change the codes' total correlation at this budget (the interval includes no effect)")
+        cost = '' if mel is None else {'higher': ', at a cost in mel distance', 'lower': ', and lowers the mel distance'}.get(
+            mel['verdict'], ', and its effect on the mel distance is inconclusive')
+        lines.append(f"- `{a}` ({weight(a)}) {what}{cost}.")
+    if all(d.get(k, {}).get('verdict', 'inconclusive').startswith('inconclusive') for d in result['paired'].values() for k in keys):
+        lines += ["", f"No difference is resolved: with {result['steps']} steps and {S} seed(s) this run cannot rank the arms. "
+                  "More steps or seeds (`finetune_experiment(..., steps=, seeds=)`) narrow the intervals."]
+    lines += ["", "Runs: " + ", ".join(f"`{r['run']}` ({r['checkpoint']})" for r in result['runs'].values()) + "."]
+    return '\n'.join(lines) + '\n'

@@ -66,9 +66,9 @@ def codec_train_speed(preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl
         t = [r['time'] for r in read_metrics(d) if 'l1' in r]
     per_step = statistics.median([b - a for a, b in zip(t[1:], t[2:])])
     res = dict(preset=preset, batch_size=cfg.batch_size, steps=steps, seconds_per_step=round(per_step, 4),
-               steps_per_second=round(1 / per_step, 3), mmd_weight=cfg.mmd_weight)
+               steps_per_second=round(1 / per_step, 3), mmd_weight=cfg.mmd.weight)
     if not quiet:
-        print(f"codec training, preset {preset} (batch {cfg.batch_size} x {cfg.segment_seconds:g} s, mmd weight {cfg.mmd_weight:g}): "
+        print(f"codec training, preset {preset} (batch {cfg.batch_size} x {cfg.segment_seconds:g} s, mmd weight {cfg.mmd.weight:g}): "
               f"{res['steps_per_second']} steps/s ({per_step:.3f} s per step, median of {steps})")
     return res
 

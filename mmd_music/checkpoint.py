@@ -189,11 +189,12 @@ def shipped_checkpoint(name: str, root=None) -> Path:
     return folder
 
 def _train_config(checkpoint: Path) -> dict | None:
-    "The training config a checkpoint records in its training state, or None."
-    p = checkpoint / 'training.json'
-    if not p.exists(): return None
-    try: return json.loads(p.read_text()).get('train_config')
-    except json.JSONDecodeError as e: raise CheckpointError(f"{p}: not valid JSON ({e})") from None
+    "The training config a checkpoint records in its training state (or a shipped model carries), or None."
+    for name, get in (('train_config.json', lambda d: d), ('training.json', lambda d: d.get('train_config'))):
+        if (p := checkpoint / name).exists():
+            try: return get(json.loads(p.read_text()))
+            except json.JSONDecodeError as e: raise CheckpointError(f"{p}: not valid JSON ({e})") from None
+    return None
 
 def ship_checkpoint(src, name: str, card: str, summary: dict | None = None, root=None) -> Path:
     """Copy checkpoint `src` (a checkpoint or run folder: its latest checkpoint) into the package as shipped model `name`:

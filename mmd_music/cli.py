@@ -107,7 +107,7 @@ def _parse_sets(sets: list[str]) -> dict:
         try: v = json.loads(v)
         except json.JSONDecodeError: pass
         head, dot, rest = k.partition('.')
-        if dot and head in ('codec', 'lm'): out.setdefault(head, {})[rest] = v
+        if dot and head in ('codec', 'lm', 'mmd'): out.setdefault(head, {})[rest] = v
         else: out[k] = v
     return out
 

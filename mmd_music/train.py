@@ -29,11 +29,49 @@ from .losses import (Balancer, MelDistance, MultiScaleMelLoss, MultiScaleSTFTDis
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'CodecTrainConfig', 'train_config', 'StepSampler', 'init_codebooks', 'validate',
-           'train_codec', 'write_examples', 'evaluate_codec', 'corpus_part', 'files_by_part', 'evaluate_codec_parts',
-           'plot_codec_run']
+__all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'MMDConfig', 'CodecTrainConfig', 'train_config', 'StepSampler', 'init_codebooks',
+           'validate', 'train_codec', 'write_examples', 'evaluate_codec', 'corpus_part', 'files_by_part',
+           'evaluate_codec_parts', 'plot_codec_run']
 
 # %% ../nbs/09_train.ipynb #72317027
+@dataclass
+class MMDConfig:
+    "The independence loss of codec training: what it measures, how, and how often. Off at weight 0."
+    weight: float = 0.0                  # outside the balancer
+    streams: str = 'residuals'           # 'residuals' (after each stage, the paper's runs), 'inputs' or 'codewords'
+    pattern: str = 'parallel'            # 'parallel' or 'delay' (the delay-matched variant)
+    kernel: str = 'gaussian_scaled'      # bandwidths scaled by the data; 'gaussian_code' is the authors'
+    bandwidths: tuple | None = None      # the kernel's bandwidths (None: its default)
+    estimator: str = 'dhsic'             # exact; 'reference' (with product 'frames') reproduces the authors' normalisation
+    product: str = 'clips'               # product of marginals keeping time; 'frames' is the authors' frame shuffle
+    chunk: int = 2048
+    every: int = 1                       # apply the loss every n steps
+    macro_batches: int = 0               # >0: the authors' mode, re-encode the last n batches every `every` steps
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if self.bandwidths is not None: d['bandwidths'] = list(self.bandwidths)
+        return d
+    @classmethod
+    def from_dict(cls, d: dict) -> 'MMDConfig':
+        d = dict(d)
+        refuse_unknown_fields(cls, d, 'independence loss config (mmd)')
+        if d.get('bandwidths') is not None: d['bandwidths'] = tuple(d['bandwidths'])
+        return cls(**d)
+
+def _nest_mmd(d: dict) -> dict:
+    """`d` with its flat `mmd_<field>` keys (configs written before `MMDConfig`, and overrides such as `mmd_weight=10`)
+    moved into `d['mmd']`; a file with flat keys only and no `mmd_product` predates the clip product: 'frames'."""
+    d = dict(d)
+    flat = {k[4:]: d.pop(k) for k in list(d) if k.startswith('mmd_')}
+    if not flat: return d
+    nested = dict(d.get('mmd') or {})
+    if 'mmd' not in d and 'kernel' in flat and 'product' not in flat: flat['product'] = 'frames'
+    if clash := sorted(k for k in flat if k in nested and nested[k] != flat[k]):
+        raise ValueError(f"the independence loss's {clash} are given twice, as mmd_<field> and in mmd, with different values")
+    d['mmd'] = nested | flat
+    return d
+
 @dataclass
 class CodecTrainConfig:
     "Codec training: data, optimisation, losses, schedule. Serialised to JSON in every run and checkpoint."
@@ -49,16 +87,7 @@ class CodecTrainConfig:
     steps: int = 600_000
     weights: dict = field(default_factory=lambda: dict(adv=4.0, feat=4.0, l1=0.1, msspec=2.0))
     commitment_weight: float = 1.0
-    mmd_weight: float = 0.0              # the independence loss, outside the balancer (0: off)
-    mmd_streams: str = 'residuals'       # 'residuals' (after each stage, the paper's runs), 'inputs' or 'codewords'
-    mmd_pattern: str = 'parallel'        # 'parallel' or 'delay' (the delay-matched variant)
-    mmd_kernel: str = 'gaussian_scaled'  # bandwidths scaled by the data; 'gaussian_code' is the authors'
-    mmd_bandwidths: tuple | None = None  # the kernel's bandwidths (None: its default)
-    mmd_estimator: str = 'dhsic'         # exact; 'reference' (with product 'frames') reproduces the authors' normalisation
-    mmd_product: str = 'clips'           # product of marginals keeping time; 'frames' is the authors' frame shuffle
-    mmd_chunk: int = 2048
-    mmd_every: int = 1                   # apply the loss every n steps
-    mmd_macro_batches: int = 0           # >0: the authors' mode, re-encode the last n batches every mmd_every steps
+    mmd: MMDConfig = field(default_factory=lambda: MMDConfig())   # the independence loss (off at weight 0)
     balancer_total_norm: float = 1.0
     balancer_ema: float = 0.999
     disc_filters: int = 32
@@ -78,16 +107,17 @@ class CodecTrainConfig:
     bf16: bool = True                    # autocast to bfloat16 on CUDA (ignored elsewhere)
 
     def to_dict(self) -> dict:
-        d = asdict(self); d['codec'] = self.codec.to_dict(); d['betas'] = list(self.betas); d['disc_n_ffts'] = list(self.disc_n_ffts)
-        if self.mmd_bandwidths is not None: d['mmd_bandwidths'] = list(self.mmd_bandwidths)
+        d = asdict(self); d['codec'] = self.codec.to_dict(); d['mmd'] = self.mmd.to_dict()
+        d['betas'] = list(self.betas); d['disc_n_ffts'] = list(self.disc_n_ffts)
         return d
     @classmethod
     def from_dict(cls, d: dict) -> 'CodecTrainConfig':
-        d = dict(d)
+        "From JSON; configs written before `MMDConfig` (flat `mmd_*` fields) load into it."
+        d = _nest_mmd(d)
         refuse_unknown_fields(cls, d, 'training config')
         d['codec'] = CodecConfig.from_dict(d.get('codec', {}))
-        if 'mmd_kernel' in d and 'mmd_product' not in d: d['mmd_product'] = 'frames'   # written before the clip product existed
-        for k in ('betas', 'disc_n_ffts', 'mmd_bandwidths'):
+        d['mmd'] = MMDConfig.from_dict(d.get('mmd') or {})
+        for k in ('betas', 'disc_n_ffts'):
             if d.get(k) is not None: d[k] = tuple(d[k])
         return cls(**d)
 
@@ -103,11 +133,18 @@ TRAIN_PRESETS = {
 }
 
 def train_config(preset: str, **overrides) -> CodecTrainConfig:
-    "A preset's training config with `overrides` (top-level fields; `codec` may be a dict of codec fields)."
+    """A preset's training config with `overrides`: top-level fields; `codec` and `mmd` may be dicts of their fields,
+    and `mmd_<field>` sets one field of the independence loss (`mmd_weight=10` is `mmd=dict(weight=10)`)."""
     if preset not in TRAIN_PRESETS: raise ValueError(f"unknown training preset {preset!r}; choose from {sorted(TRAIN_PRESETS)}")
     d = TRAIN_PRESETS[preset]().to_dict()
     codec_over = overrides.pop('codec', {}) or {}
-    d.update(overrides); d['codec'].update(codec_over)
+    mmd_over = {**(overrides.pop('mmd', {}) or {})}
+    for k in [k for k in overrides if k.startswith('mmd_')]:
+        field_ = k[4:]
+        if field_ in mmd_over and mmd_over[field_] != overrides[k]:
+            raise ValueError(f"the independence loss's {field_!r} is given twice ({k}={overrides[k]!r}, mmd={mmd_over!r})")
+        mmd_over[field_] = overrides.pop(k)
+    d.update(overrides); d['codec'].update(codec_over); d['mmd'].update(mmd_over)
     return CodecTrainConfig.from_dict(d)
 
 # %% ../nbs/09_train.ipynb #79c5f634
@@ -223,10 +260,10 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     opt_d = torch.optim.Adam(disc.parameters(), cfg.lr, betas=tuple(cfg.betas))
     balancer = Balancer({k: v for k, v in cfg.weights.items()}, cfg.balancer_total_norm, cfg.balancer_ema)
     msspec, l1 = MultiScaleMelLoss(c.sample_rate).to(device), F.l1_loss
-    independence = IndependenceLoss(cfg.mmd_pattern, cfg.mmd_kernel, cfg.mmd_bandwidths, cfg.mmd_estimator, cfg.mmd_chunk,
-                                    seed=cfg.seed, product=cfg.mmd_product)
-    if cfg.mmd_streams not in STREAMS: raise ValueError(f"unknown mmd_streams {cfg.mmd_streams!r}; choose from {STREAMS}")
-    if cfg.mmd_macro_batches and world > 1: raise ValueError("the macro-batch MMD mode (a comparison mode) runs on one process only")
+    M = cfg.mmd
+    independence = IndependenceLoss(M.pattern, M.kernel, M.bandwidths, M.estimator, M.chunk, seed=cfg.seed, product=M.product)
+    if M.streams not in STREAMS: raise ValueError(f"unknown mmd streams {M.streams!r}; choose from {STREAMS}")
+    if M.macro_batches and world > 1: raise ValueError("the macro-batch MMD mode (a comparison mode) runs on one process only")
     macro = []
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -279,15 +316,15 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
             losses['adv'] = generator_hinge_loss([o[0] for o in fake])
             losses['feat'] = feature_matching_loss([o[1] for o in real], [o[1] for o in fake])
         extra = cfg.commitment_weight * out.commitment
-        if cfg.mmd_weight > 0 and quantize:
-            if cfg.mmd_macro_batches:          # the authors' schedule: a buffer of recent batches, re-encoded every n steps
-                macro = (macro + [wav])[-cfg.mmd_macro_batches:]
-                if (step + 1) % cfg.mmd_every == 0:
-                    mmd = independence(codec.streams(torch.cat(macro), cfg.mmd_streams))
-                    extra = extra + cfg.mmd_weight * mmd; logs['mmd'] = mmd.item()
-            elif (step + 1) % cfg.mmd_every == 0:
-                mmd = independence(out.streams(cfg.mmd_streams).float())
-                extra = extra + cfg.mmd_weight * mmd; logs['mmd'] = mmd.item()
+        if M.weight > 0 and quantize:
+            if M.macro_batches:                # the authors' schedule: a buffer of recent batches, re-encoded every n steps
+                macro = (macro + [wav])[-M.macro_batches:]
+                if (step + 1) % M.every == 0:
+                    mmd = independence(codec.streams(torch.cat(macro), M.streams))
+                    extra = extra + M.weight * mmd; logs['mmd'] = mmd.item()
+            elif (step + 1) % M.every == 0:
+                mmd = independence(out.streams(M.streams).float())
+                extra = extra + M.weight * mmd; logs['mmd'] = mmd.item()
         opt_g.zero_grad(set_to_none=True)
         norms = balancer.backward(losses, wav_hat, extra=extra, world_size=world)
         if adversarial:

@@ -156,11 +156,22 @@ def test_dependence_measures_refuse_bad_input_and_flag_undersampling():
 def test_training_configs_written_before_the_clip_product_keep_the_frame_shuffle():
     from mmd_music.train import CodecTrainConfig, train_config
     new = train_config('cpu', mmd_bandwidths=(0.5, 1.0, 2.0))
-    assert (new.mmd_product, new.mmd_estimator, new.mmd_kernel) == ('clips', 'dhsic', 'gaussian_scaled')
+    assert (new.mmd.product, new.mmd.estimator, new.mmd.kernel, new.mmd.bandwidths) == ('clips', 'dhsic', 'gaussian_scaled', (0.5, 1.0, 2.0))
     assert CodecTrainConfig.from_dict(new.to_dict()) == new
-    old = {k: v for k, v in new.to_dict().items() if k not in ('mmd_product', 'mmd_bandwidths')}
+    flat = {k: v for k, v in new.to_dict().items() if k != 'mmd'} | {f'mmd_{k}': v for k, v in new.mmd.to_dict().items()}
+    old = {k: v for k, v in flat.items() if k not in ('mmd_product', 'mmd_bandwidths')}
     old.update(mmd_kernel='gaussian_code', mmd_estimator='unbiased')
-    assert CodecTrainConfig.from_dict(old).mmd_product == 'frames'
+    assert CodecTrainConfig.from_dict(old).mmd.product == 'frames'
+
+def test_the_shipped_recipe_written_with_flat_mmd_fields_loads_into_the_nested_config():
+    import json
+    from mmd_music.checkpoint import shipped_checkpoint
+    from mmd_music.train import CodecTrainConfig
+    raw = json.loads((shipped_checkpoint('base') / 'train_config.json').read_text())
+    assert 'mmd_weight' in raw and 'mmd' not in raw                  # written before MMDConfig
+    cfg = CodecTrainConfig.from_dict(raw)
+    assert (cfg.mmd.weight, cfg.mmd.product, cfg.mmd.streams) == (raw['mmd_weight'], raw['mmd_product'], raw['mmd_streams'])
+    assert CodecTrainConfig.from_dict(cfg.to_dict()) == cfg
 
 @pytest.mark.parametrize('B,K,estimator', [(3, 3, 'unbiased'), (4, 4, 'unbiased'), (4, 8, 'unbiased'), (2, 2, 'linear'), (5, 3, 'linear'), (3, 4, 'biased')])
 def test_clip_product_estimates_refuse_too_few_clips_instead_of_dividing_by_zero(B, K, estimator):

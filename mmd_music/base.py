@@ -27,7 +27,7 @@ from .experiments import finetune_experiment, finetune_report
 # %% auto #0
 __all__ = ['SUMMARY_KEYS', 'DEMO_CAPTIONS', 'summarise', 'thin_metrics', 'write_results', 'corpus_hours', 'run_hours',
            'codec_card', 'write_codec_examples', 'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm',
-           'run_demo', 'demo_report']
+           'base_models_table', 'run_demo', 'demo_report']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
 SUMMARY_KEYS = ('si_snr', 'mel_distance', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
@@ -267,6 +267,29 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
                     summary=dict(step=results['step'], pattern=results['pattern'], codec_fingerprint=results['codec_fingerprint'], test_nll=test['mean']))
     return results
 
+# %% ../nbs/14_base_models.ipynb #175cd342
+def base_models_table(results_dir='results') -> str:
+    """Markdown of the shipped base models' figures, read from their committed results (`results_dir/base_codec`,
+    `results_dir/base-delay`, `results_dir/base-flatten`): the codec on each part of the test split, the LMs' NLL."""
+    root = Path(results_dir)
+    codec = json.loads((root / 'base_codec' / 'results.json').read_text())
+    lines = [f"Base codec `{codec['name']}` (step {codec['step']:,}, {codec['parameters']:,} parameters, {codec['train_hours']:.1f} h on "
+             f"{codec['machine']}), test split:", "",
+             "| part | files | hours | SI-SNR (dB) | mel distance | lowest codebook usage |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {part} | {m['n_files']} | {m['hours']:.2f} | {m['si_snr']:.2f} | {m['mel_distance']:.3f} | {min(m['usage']):.3f} |"
+              for part, m in codec['evaluation']['test'].items()]
+    lms = [json.loads(p.read_text()) for p in (root / 'base-delay' / 'results.json', root / 'base-flatten' / 'results.json') if p.exists()]
+    if lms:
+        lines += ["", "Base LMs on its codes (teacher-forced NLL in nats per code, 95% intervals over files; caption gain: NLL with the "
+                  "null condition minus NLL with the file's caption):", "",
+                  "| LM | pattern | steps | window | valid NLL | test NLL | test NLL per codebook | test caption gain |",
+                  "|---|---|---:|---:|---|---|---|---|"]
+        for r in lms:
+            v, t = r['evaluation']['valid'], r['evaluation']['test']
+            lines.append(f"| `{r['name']}` | {r['pattern']} | {r['step']:,} | {t['seconds']:g} s | {_nll(v['nll'])} | {_nll(t['nll'])} | "
+                         f"{', '.join(f'{x:.3f}' for x in t['nll_per_codebook'])} | {_nll(t['caption_gain'])} |")
+    return '\n'.join(lines) + '\n'
+
 # %% ../nbs/14_base_models.ipynb #32c226e7
 DEMO_CAPTIONS = ('Orchestral game music, "Heroic March" from the soundtrack of Battle for Wesnoth',
                  'Electronic game music, "Night Drive" from the soundtrack of FreedroidRPG',
@@ -286,6 +309,8 @@ def run_demo(out, data: str = 'data/demo/manifest.jsonl', codec: str = 'base', l
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0, seconds_of = time.time(), {}
     c = load_codec(codec)
+    model, info = load_lm(lm)                     # both models first: a missing one stops the demo before any work
+    check_pair(model, c, info)
     files, _ = index_audio(data, valid_fraction, test_fraction)
     if not any(f.split == 'test' for f in files): raise ValueError(f"{data}: no test files to reconstruct")
     recon = write_codec_examples(c, files, out / 'reconstructions', 'test', clips, seconds)
@@ -294,8 +319,6 @@ def run_demo(out, data: str = 'data/demo/manifest.jsonl', codec: str = 'base', l
                       ncols=2).savefig(out / 'reconstructions.png', dpi=80, bbox_inches='tight')
     seconds_of['reconstruct'] = round(time.time() - t0, 1)
     t1 = time.time()
-    model, info = load_lm(lm)
-    check_pair(model, c, info)
     text = TextConditioner(info['text_encoder']) if model.config.cond_dim else None
     captions = list(captions) if model.config.cond_dim else None
     wavs = generate_audio(model, c, captions, seconds, text=text, batch=None if captions else clips, progress=False,

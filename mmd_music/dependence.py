@@ -170,7 +170,9 @@ def fit_frame_model(codes: torch.Tensor, bins: int, past: int = 0, autoregressiv
     (a product model for an autoregressive one). `threads`: torch threads while fitting (its small matrices run best on one)."""
     prev = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
-    try: return _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience, batch_size, lr, table_lr, table_penalty, seed, start, model_kw)
+    try:
+        with torch.random.fork_rng(devices=[]):   # the fit seeds torch's global RNG: a training run that measures keeps its own stream
+            return _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience, batch_size, lr, table_lr, table_penalty, seed, start, model_kw)
     finally: torch.set_num_threads(prev)
 
 def _fit(codes, bins, past, autoregressive, valid_fraction, max_epochs, patience, batch_size, lr, table_lr, table_penalty, seed, start, model_kw):

@@ -365,6 +365,13 @@ def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int 
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     start = resolve_checkpoint(init_from)
     start_fp = codec_fingerprint(load_codec(start))
+    # finished runs are reused, so a folder holds one design: more seeds or arms may be added, nothing else may change
+    design = json.loads(json.dumps(dict(start_fingerprint=start_fp, data=str(data), steps=steps, preset=preset, overrides=overrides,
+                                        weights={a: weights[a] for a in FINETUNE_WEIGHTS}, split=split, measure_clips=measure_clips)))
+    if (out / 'setup.json').exists() and (old := json.loads((out / 'setup.json').read_text())) != design:
+        differ = sorted(k for k in design if old.get(k) != design[k])
+        raise ValueError(f"{out} holds fine-tunes of another design ({', '.join(differ)} differ; setup.json); choose another folder")
+    (out / 'setup.json').write_text(json.dumps(design, indent=1))
     # fine-tuning: the codebooks come initialised (no warm-up, no k-means); a checkpoint at the end only
     common = dict(quantizer_warmup=0, examples=0, checkpoint_every=steps, eval_every=steps, eval_clips=16) | overrides | dict(
         data=data, steps=steps, init_from=str(init_from))
@@ -380,9 +387,11 @@ def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int 
     clips = AudioClips(first.data, split, first.segment_seconds, first.codec.sample_rate, first.codec.channels, mode='fixed',
                        valid_fraction=first.valid_fraction, test_fraction=first.test_fraction)
     if len(clips) == 0: raise ValueError(f"the {split} split of {data} has no clips")
-    start_eval = _cached(out / f'start_eval_{split}.json', lambda: dict(
+    start_eval = _cached(out / f'start_eval_{split}.json', lambda: dict(       # setup.json pins its codec, data and clips
         evaluate_codec(load_codec(start), clips, max_clips=measure_clips), checkpoint=str(init_from), max_clips=measure_clips))
     evals = {name: _evaluate(out / name, cfg, split, measure_clips) for name, cfg in cfgs.items()}
+    if len({ev.get('clips_key') for ev in [start_eval, *evals.values()]}) != 1:
+        raise RuntimeError(f"{out}: the runs were not all measured on the same clips (their clips_key differ); remove the eval_*.json files")
     pick = lambda ev: {k: ev.get(k) for k in FINETUNE_MEASURES} | dict(usage=ev['usage'])
     result = dict(init_from=str(init_from), start_fingerprint=start_fp, data=data, split=split, steps=steps, seeds=seeds,
                   arms=list(arms), weights={a: weights[a] for a in arms if a != 'none'}, level=level, preset=preset,
@@ -421,8 +430,9 @@ def finetune_report(result: dict) -> str:
     lines = [f"# Paired fine-tunes of `{result['init_from']}` (codec {result['start_fingerprint']})", "",
              f"{result['steps']} steps per run on `{result['data']}`, seeds {result['seeds']} (the same batches in every arm for a "
              f"seed); every run measured on the same {result['clips']} clips of the {result['split']} split. Means over the {S} "
-             f"seed(s), with {lv} t intervals over seeds: they cover the noise of fine-tuning on these clips, not the choice of "
-             "test recordings.", "",
+             f"seed(s), with {lv} t intervals over seeds: they cover the noise of fine-tuning and of measuring (which batches, "
+             "which re-pairings of the loss, the fit of the TC's model) for this start codec on these clips, not the choice of "
+             "test recordings. The TC figures are model-based lower bounds. No correction for the several comparisons is made.", "",
              "| arm | " + " | ".join(FINETUNE_MEASURES[k] for k in keys) + " |", "|---|" + "---|" * len(keys),
              "| start (no fine-tune) | " + " | ".join(format(result['start'][k], '.3f') if result['start'].get(k) is not None else 'n/a' for k in keys) + " |"]
     for a in arms:
@@ -433,15 +443,17 @@ def finetune_report(result: dict) -> str:
         lines.append(f"| {a} - none | " + " | ".join(f"{_iv(diffs[k], sign='+')} {diffs[k]['verdict']}" if k in diffs else 'n/a' for k in keys) + " |")
     lines += ["", "What this decides:", ""]
     for a, diffs in result['paired'].items():
-        tc = diffs.get('total_correlation_delay' if a == 'mmd_delay' else 'total_correlation')
-        mel = diffs.get('mel_distance')
-        if tc is None: lines.append(f"- `{a}`: no TC could be measured."); continue
-        what = {'lower': "lowers the codes' total correlation", 'higher': "raises the codes' total correlation"}.get(
-            tc['verdict'], "does not measurably change the codes' total correlation at this budget (the interval includes no effect)")
-        cost = '' if mel is None else {'higher': ', at a cost in mel distance', 'lower': ', and lowers the mel distance'}.get(
-            mel['verdict'], ', and its effect on the mel distance is inconclusive')
-        lines.append(f"- `{a}` ({weight(a)}) {what}{cost}.")
-    if all(d.get(k, {}).get('verdict', 'inconclusive').startswith('inconclusive') for d in result['paired'].values() for k in keys):
+        key = 'total_correlation_delay' if a == 'mmd_delay' else 'total_correlation'    # the grouping its LM factorises over
+        tc, what_tc = diffs.get(key), ("the delay-grouped codes' total correlation" if a == 'mmd_delay' else "the total correlation of a frame's codes")
+        if tc is None: lines.append(f"- `{a}`: its TC could not be measured."); continue
+        if tc['verdict'].endswith('(one seed)'): lines.append(f"- `{a}` ({weight(a)}): one seed, no interval: nothing is decided."); continue
+        what = {'lower': f"lowers {what_tc}", 'higher': f"raises {what_tc}"}.get(
+            tc['verdict'], f"leaves no resolved change in {what_tc} at this budget (its interval includes 0)")
+        costs = [f"{'higher' if d['verdict'] == 'higher' else 'lower'} {FINETUNE_MEASURES[k].split(' (')[0]}"
+                 for k, d in diffs.items() if k in ('si_snr', 'mel_distance') and d['verdict'] in ('higher', 'lower')]
+        lines.append(f"- `{a}` ({weight(a)}) {what}; " + (f"resolved changes in reconstruction: {', '.join(costs)}." if costs else
+                                                          "no resolved change in reconstruction (SI-SNR, mel distance)."))
+    if all(d['verdict'].startswith('inconclusive') for diffs in result['paired'].values() for d in diffs.values()):
         lines += ["", f"No difference is resolved: with {result['steps']} steps and {S} seed(s) this run cannot rank the arms. "
                   "More steps or seeds (`finetune_experiment(..., steps=, seeds=)`) narrow the intervals."]
     lines += ["", "Runs: " + ", ".join(f"`{r['run']}` ({r['checkpoint']})" for r in result['runs'].values()) + "."]

@@ -21,7 +21,8 @@ from .dependence import jackknife_se, t_quantile
 from .eval import window_nll
 from .lm import PatternLM
 from .codes import CodeSplit, codec_fingerprint
-from .train_lm import LMTrainConfig, check_pair
+from .train_lm import LMTrainConfig
+from .generate import check_pair, generate_audio
 from .experiments import finetune_experiment, finetune_report
 
 # %% auto #0
@@ -235,7 +236,7 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
     cache when missing) and ship it into the package as `name` with its model card. With `results_dir`, also write
     `results.json`, the thinned `metrics.jsonl` and clips generated from test captions there. Returns the results."""
     from mmd_music.codes import extract_codes
-    from mmd_music.train_lm import generate_audio, load_lm
+    from mmd_music.train_lm import load_lm
     ck_path = resolve_checkpoint(run)
     ck = load_checkpoint(ck_path, kind='lm', training=True)
     cfg = LMTrainConfig.from_dict(ck.training_state['train_config'])
@@ -305,7 +306,7 @@ def run_demo(out, data: str = 'data/demo/manifest.jsonl', codec: str = 'base', l
     The split fractions default to the base codec's, so its test files are files it never trained on. Writes
     WAVs (FLAC), spectrograms, `results.json` and `report.md` into `out`; returns the results."""
     from mmd_music.audio import plot_spectrograms
-    from mmd_music.train_lm import generate_audio, load_lm
+    from mmd_music.train_lm import load_lm
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0, seconds_of = time.time(), {}
     c = load_codec(codec)

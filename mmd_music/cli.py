@@ -141,7 +141,8 @@ def cmd_generate(args) -> int:
     from mmd_music.codec import load_codec
     from mmd_music.conditioning import TextConditioner
     from mmd_music.runs import pick_device
-    from mmd_music.train_lm import load_lm, check_pair, generate_audio
+    from mmd_music.generate import check_pair, generate_audio
+    from mmd_music.train_lm import load_lm
     device = pick_device(args.device or 'auto')
     codec = load_codec(args.codec, device)
     lm, info = load_lm(args.lm, device)

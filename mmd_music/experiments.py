@@ -218,7 +218,8 @@ def comparison(out, preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl',
     from mmd_music.eval import embed_clips, frechet_distance, window_nll, paired_gap
     from mmd_music.musicnn import MusicnnEmbedder
     from mmd_music.codes import CodeSplit, codec_fingerprint, extract_codes
-    from mmd_music.train_lm import generate_audio, load_lm
+    from mmd_music.generate import generate_audio
+    from mmd_music.train_lm import load_lm
     if preset not in COMPARISON_PRESETS: raise ValueError(f"unknown comparison preset {preset!r}; choose from {sorted(COMPARISON_PRESETS)}")
     P, out = COMPARISON_PRESETS[preset], Path(out)
     out.mkdir(parents=True, exist_ok=True)

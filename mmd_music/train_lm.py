@@ -1,4 +1,4 @@
-"""`train_lm` on codes cached once per codec (`09a_codes`), with checkpoints, exact resume, DDP and per-codebook validation NLL, and `generate_audio` from captions, melodies and audio prompts.
+"""`train_lm` on codes cached once per codec (`09a_codes`), with checkpoints, exact resume, DDP and per-codebook validation NLL; generation is `09c_generate`.
 
 Docs: https://mmd-music.github.io/mmd_music/train_lm.html.md"""
 
@@ -22,14 +22,15 @@ from .checkpoint import (refuse_unknown_fields, CheckpointError, save_checkpoint
 from .codec import Codec, load_codec
 from .codes import CodeCacheError, CodeSplit, codec_fingerprint, extract_codes
 from .conditioning import TextConditioner, CaptionCache, condition_dropout, melody_chroma, DEFAULT_TEXT_ENCODER
+from .generate import check_pair, write_lm_examples
 from .lm import LMConfig, PatternLM, lm_config, lm_loss
 from .patterns import lm_inputs
 from .runs import (log_row, pick_device, ranks_identical, read_metrics, rotate_checkpoints, setup_distributed, start_run,
                             truncate_log)
 
 # %% auto #0
-__all__ = ['LM_TRAIN_PRESETS', 'LMTrainConfig', 'lm_train_config', 'save_lm', 'load_lm', 'codec_info', 'check_pair',
-           'validate_lm', 'train_lm', 'generate_audio', 'write_lm_examples', 'plot_lm_run']
+__all__ = ['LM_TRAIN_PRESETS', 'LMTrainConfig', 'lm_train_config', 'save_lm', 'load_lm', 'codec_info', 'validate_lm', 'train_lm',
+           'plot_lm_run']
 
 # %% ../nbs/09b_train_lm.ipynb #4213a3cc
 @dataclass
@@ -120,15 +121,6 @@ def load_lm(path, device='cpu') -> tuple[PatternLM, dict]:
 def codec_info(codec: Codec) -> dict:
     c = codec.config
     return dict(fingerprint=codec_fingerprint(codec), sample_rate=c.sample_rate, frame_rate=c.frame_rate, n_q=c.n_q, bins=c.bins)
-
-def check_pair(lm: PatternLM, codec: Codec, info: dict | None = None):
-    "Raise if `codec` is not the codec `lm` was trained on (shape always; fingerprint when `info` records one)."
-    c, l = codec.config, lm.config
-    if (c.n_q, c.bins) != (l.n_q, l.bins):
-        raise ValueError(f"codec/LM mismatch: the codec has {c.n_q} codebooks of {c.bins} codes, the LM {l.n_q} of {l.bins}")
-    want = (info or {}).get('codec', {}).get('fingerprint')
-    if want and want != codec_fingerprint(codec):
-        raise ValueError(f"codec/LM mismatch: the LM was trained on codes of codec {want}, this codec is {codec_fingerprint(codec)}")
 
 # %% ../nbs/09b_train_lm.ipynb #754c6296
 @torch.no_grad()
@@ -256,46 +248,6 @@ def train_lm(cfg: LMTrainConfig, run_dir, resume: bool = False, max_steps: int |
         result['examples'] = [str(p) for p in write_lm_examples(lm, codec, text, valid, run_dir / 'examples', cfg.examples,
                                                                cfg.example_seconds, seed=cfg.seed)]
     return result
-
-# %% ../nbs/09b_train_lm.ipynb #6f5378e8
-@torch.no_grad()
-def generate_audio(lm: PatternLM, codec: Codec, texts: list[str] | None = None, seconds: float = 10.0,
-                   text: TextConditioner | None = None, prompt: torch.Tensor | None = None, melody: torch.Tensor | None = None,
-                   batch: int | None = None, progress: bool = True, return_codes: bool = False, **sampling):
-    """Waveforms `[B, C, L]` at the codec's rate. `texts`: captions (conditional LMs); `prompt`: audio `[B, C, L_p]` to
-    continue; `melody`: audio `[B, C, L_m]` whose chroma conditions the LM; `sampling`: guidance, temperature, top_k, top_p, generator.
-    With `return_codes`, also the generated codes `[B, K, T]`."""
-    check_pair(lm, codec)
-    c = codec.config
-    device = next(lm.parameters()).device
-    frames = int(round(seconds * c.frame_rate))
-    cond = mask = None
-    if lm.config.cond_dim:
-        if texts is None: texts = [''] * (batch or 1)
-        if text is None: raise ValueError("a conditional LM needs its text encoder (`text`)")
-        cond, mask = text(list(texts)); cond, mask = cond.to(device), mask.to(device)
-    elif texts: raise ValueError("this LM is unconditional: it cannot take captions")
-    prompt_codes = codec.encode(prompt.to(device)) if prompt is not None else None
-    chroma = melody_chroma(melody.to(device), c.sample_rate, c.frame_rate)[:, :frames] if melody is not None else None
-    codes = lm.generate(frames, cond=cond, cond_mask=mask, melody=chroma, prompt=prompt_codes, batch=batch, progress=progress, **sampling)
-    wav = codec.decode(codes).float().clamp(-1, 1)
-    return (wav, codes) if return_codes else wav
-
-def write_lm_examples(lm: PatternLM, codec: Codec, text: TextConditioner | None, valid: CodeSplit, folder, n: int = 2,
-                      seconds: float = 8.0, seed: int = 0) -> list[Path]:
-    "Generate `n` clips from the first captions of the valid split; write WAVs, a spectrogram figure and captions.json."
-    from mmd_music.audio import plot_spectrograms
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    texts = list(dict.fromkeys(valid.texts))[:n] if lm.config.cond_dim else None
-    wav = generate_audio(lm, codec, texts, seconds, text, batch=n, progress=False, generator=torch.Generator(next(lm.parameters()).device).manual_seed(seed))
-    paths = []
-    for i, w in enumerate(wav.cpu()):
-        p = folder / f'generated_{i}.wav'; save_audio(p, w, codec.config.sample_rate); paths.append(p)
-    (folder / 'captions.json').write_text(json.dumps(dict(zip([p.name for p in paths], texts or [''] * n)), indent=1))
-    fig = plot_spectrograms([w for w in wav.cpu()], codec.config.sample_rate, titles=[(t or 'unconditional')[:60] for t in (texts or [''] * n)])
-    fig.savefig(folder / 'spectrograms.png', dpi=90)
-    import matplotlib.pyplot as plt; plt.close(fig)
-    return paths
 
 # %% ../nbs/09b_train_lm.ipynb #1831ebd9
 def plot_lm_run(run_dir, path=None):

@@ -210,6 +210,7 @@ def lm_card(name: str, lm: PatternLM, cfg: LMTrainConfig, results: dict) -> str:
     return '\n'.join([
         f"# `{name}`: a {c.pattern['name']}-pattern LM over the codes of `{cfg.codec}`", "",
         f"Load it with `load_lm('{name}')`; generate with `mmd-music generate --codec {cfg.codec} --lm {name} --text \"...\"`.", "",
+        *([f"**Status:** {results['note']}", ""] if results.get('note') else []),
         "## What it is", "",
         f"- MusicGen's architecture at a small size: {c.layers} layers of width {c.dim}, {c.heads} heads, {lm.n_params():,} parameters;",
         f"- the {c.pattern['name']} pattern ({steps}) over {c.n_q} codebooks of {c.bins} codes; sinusoidal positions ({c.sin_frequencies});",
@@ -227,14 +228,16 @@ def lm_card(name: str, lm: PatternLM, cfg: LMTrainConfig, results: dict) -> str:
         "gain = NLL with the null condition minus NLL with the file's caption:", "",
         head, row('valid', ev['valid']), row('test', ev['test']), "",
         "## Reproduce", "", "```",
+        *(["mmd-music corpus --source mixed --out data/mixed"] if cfg.data == 'data/mixed/manifest.jsonl' else []),
         f"mmd-music train-lm --preset {results.get('preset', 'PRESET')} --run-dir runs/{name} --steps {results['step']}",
         "```", "", f"then `ship_lm('runs/{name}', '{name}')` (notebook `14_base_models`) evaluates the checkpoint and writes this card.", ""])
 
 def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None = None, examples: int = 2, preset: str = '',
-            device='cpu') -> dict:
+            device='cpu', note: str = '') -> dict:
     """Evaluate an LM run's latest checkpoint on the valid and test codes of its codec (extracted into the run's code
     cache when missing) and ship it into the package as `name` with its model card. With `results_dir`, also write
-    `results.json`, the thinned `metrics.jsonl` and clips generated from test captions there. Returns the results."""
+    `results.json`, the thinned `metrics.jsonl` and clips generated from test captions there. `note`: a status line for
+    the card. Returns the results."""
     from mmd_music.codes import extract_codes
     from mmd_music.train_lm import load_lm
     ck_path = resolve_checkpoint(run)
@@ -252,7 +255,7 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
     rows = read_metrics(run_dir)
     results = dict(name=name, preset=preset, checkpoint=str(ck_path), step=int(ck.training_state['step']), pattern=lm.config.pattern['name'],
                    parameters=lm.n_params(), codec=cfg.codec, codec_fingerprint=info['codec']['fingerprint'], machine=_machine(),
-                   train_hours=run_hours(rows), evaluation=evaluation, config=cfg.to_dict())
+                   train_hours=run_hours(rows), evaluation=evaluation, config=cfg.to_dict(), note=note)
     if results_dir is not None:
         results_dir = Path(results_dir); (results_dir / 'examples').mkdir(parents=True, exist_ok=True)
         captions = list(dict.fromkeys(splits['test'].texts))[:examples]
@@ -299,7 +302,7 @@ DEMO_CAPTIONS = ('Orchestral game music, "Heroic March" from the soundtrack of B
 def _rms(wav: torch.Tensor) -> float: return round(float(wav.float().pow(2).mean().sqrt()), 4)
 
 def run_demo(out, data: str = 'data/demo/manifest.jsonl', codec: str = 'base', lm: str = 'base-delay', clips: int = 3,
-             seconds: float = 5.0, captions=DEMO_CAPTIONS, steps: int = 60, seeds=(0, 1, 2), measure_clips: int | None = 96,
+             seconds: float = 5.0, captions=DEMO_CAPTIONS, steps: int = 50, seeds=(0, 1, 2), measure_clips: int | None = None,
              valid_fraction: float = 0.1, test_fraction: float = 0.1, progress: bool = True, **finetune) -> dict:
     """The demo: `codec` reconstructs `clips` test recordings of `data` (the middle `seconds` of each), `lm` generates
     one clip per caption, and `finetune_experiment` fine-tunes `codec` under each arm for `steps` steps with each seed.

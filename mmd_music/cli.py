@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    'resumes where it stopped.')
     _corpus_args(p, 'data/demo')
     p.add_argument('--run-dir', default='runs/demo', help='where the demo writes its audio, runs and report (default runs/demo)')
-    p.add_argument('--steps', type=int, default=60, help='fine-tuning steps per run (default 60)')
+    p.add_argument('--steps', type=int, default=50, help='fine-tuning steps per run (default 50)')
     p.add_argument('--seeds', type=int, default=3, help='seeds per arm (default 3)')
     p.add_argument('--corpus-only', action='store_true', help='build and report the corpus only')
     p.set_defaults(func=cmd_demo)

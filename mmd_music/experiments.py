@@ -350,7 +350,7 @@ def difference_verdict(iv: dict) -> str:
 
 # %% ../nbs/12_experiments.ipynb #aa444b3d
 def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int = 100, seeds=(0, 1, 2), weights: dict | None = None,
-                        arms=tuple(FINETUNE_ARMS), init_from: str = 'base', split: str = 'test', measure_clips: int | None = 128,
+                        arms=tuple(FINETUNE_ARMS), init_from: str = 'base', split: str = 'test', measure_clips: int | None = None,
                         level: float = 0.95, preset: str = 'base', progress: bool = True, **overrides) -> dict:
     """Fine-tune the codec `init_from` (a shipped name, checkpoint or run) for `steps` steps under each arm (no loss,
     the loss on frames, the delay-matched loss; `weights`: each MMD arm's loss weight) with each seed, and measure every
@@ -457,5 +457,10 @@ def finetune_report(result: dict) -> str:
     if all(d['verdict'].startswith('inconclusive') for diffs in result['paired'].values() for d in diffs.values()):
         lines += ["", f"No difference is resolved: with {result['steps']} steps and {S} seed(s) this run cannot rank the arms. "
                   "More steps or seeds (`finetune_experiment(..., steps=, seeds=)`) narrow the intervals."]
+    tcs = [result['start'].get(k) for k in ('total_correlation', 'total_correlation_delay')] + [
+        m['mean'] for a in arms for k, m in result['arms_summary'][a].items() if k.startswith('total_correlation')]
+    if any(v is not None and v < 0 for v in tcs):
+        lines += ["", f"Warning: a TC below 0 is a lower bound that says nothing: the model of the codes was fitted on too few frames "
+                  f"({result['clips']} clips). Measure on more clips (`measure_clips=None`: all of the split) before reading the TC."]
     lines += ["", "Runs: " + ", ".join(f"`{r['run']}` ({r['checkpoint']})" for r in result['runs'].values()) + "."]
     return '\n'.join(lines) + '\n'

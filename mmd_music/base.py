@@ -121,8 +121,8 @@ def write_codec_examples(codec: Codec, files, folder, split: str = 'test', n: in
                          part=corpus_part) -> list[dict]:
     """Originals and reconstructions of `seconds` from the middle of `n` files of `split` of an indexed corpus
     (`index_audio`'s files), taken from each part in turn, as FLAC files in `folder`; returns one row per example
-    (part, file, offset, paths, SI-SNR)."""
-    from mmd_music.losses import si_snr
+    (part, file, offset, paths, SI-SNR, and the spectral signal-to-error ratio below and above 1 kHz: `band_ser`)."""
+    from mmd_music.losses import band_ser, si_snr
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     by_part = files_by_part(sorted((f for f in files if f.split == split), key=lambda f: f.relpath), part)
     del by_part['all']
@@ -136,7 +136,8 @@ def write_codec_examples(codec: Codec, files, folder, split: str = 'test', n: in
         save_audio(folder / f"{stem}_original.flac", wav, sr); save_audio(folder / f"{stem}_reconstruction.flac", rec, sr)
         rows.append(dict(part=part(f), file=f.relpath, title=f.meta.get('title', ''), offset=round(offset, 2), seconds=seconds,
                          original=f"{stem}_original.flac", reconstruction=f"{stem}_reconstruction.flac",
-                         si_snr=round(float(si_snr(rec[None], wav[None])[0]), 3)))
+                         si_snr=round(float(si_snr(rec[None], wav[None])[0]), 3),
+                         **dict(zip(('ser_below_1khz', 'ser_above_1khz'), [round(float(v), 2) for v in band_ser(rec, wav, sr, (0, 1000, None))[0]]))))
     return rows
 
 def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: int | None = None, examples: int = 3,

@@ -88,6 +88,9 @@ def test_dashboards_in_jupyterlab(lab, tmp_path):
             image = explorer.locator('img.widget-image').first
             image.wait_for(state='visible')
             status = explorer.locator('.widget-html').first
+            # the explorer may still be drawing (its refresh is debounced): wait until it shows a result, not 'computing'
+            page.wait_for_function("el => el.innerText.includes('MMD²') && !el.innerText.includes('computing')",
+                                   arg=status.element_handle(), timeout=120_000)
             before_src, before_status = image.get_attribute('src'), status.inner_text()
             explorer.screenshot(path=str(shots / 'bandwidth_explorer.png'))
 
@@ -107,6 +110,7 @@ def test_dashboards_in_jupyterlab(lab, tmp_path):
             after_status = status.inner_text()
             value = float(slider.locator('.widget-readout').first.inner_text())
             assert value > 0.6, value
+            assert 'MMD²' in after_status, after_status                   # an error would show here, named
             mmd_before, mmd_after = (float(s.split('MMD²')[1].split(',')[0]) for s in (before_status, after_status))
             assert mmd_after > mmd_before, (before_status, after_status)     # more dependence, larger MMD²
             explorer.screenshot(path=str(shots / 'bandwidth_explorer_after_slider.png'))

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 __all__ = ['FORMAT', 'VERSION', 'SHIPPED_DIR', 'SHIPPED_FILES', 'CheckpointError', 'refuse_unknown_fields', 'Checkpoint',
            'save_checkpoint', 'load_checkpoint', 'checkpoint_name', 'latest_checkpoint', 'resolve_checkpoint',
            'optimizer_to_flat', 'optimizer_from_flat', 'rng_state', 'set_rng_state', 'shipped_models',
-           'shipped_checkpoint', 'ship_checkpoint']
+           'shipped_checkpoint', 'recorded_train_config', 'ship_checkpoint']
 
 # %% ../nbs/00c_checkpoint.ipynb #d8db30da
 FORMAT, VERSION = 'mmd_music', 1
@@ -188,7 +188,7 @@ def shipped_checkpoint(name: str, root=None) -> Path:
             raise CheckpointError(f"shipped model {name!r}: {p} is corrupted (SHA-256 {got[:12]}..., the registry records {digest[:12]}...)")
     return folder
 
-def _train_config(checkpoint: Path) -> dict | None:
+def recorded_train_config(checkpoint: Path) -> dict | None:
     "The training config a checkpoint records in its training state (or a shipped model carries), or None."
     for name, get in (('train_config.json', lambda d: d), ('training.json', lambda d: d.get('train_config'))):
         if (p := checkpoint / name).exists():
@@ -210,7 +210,7 @@ def ship_checkpoint(src, name: str, card: str, summary: dict | None = None, root
     try:
         for f in SHIPPED_FILES: shutil.copyfile(src / f, tmp / f)
         files = list(SHIPPED_FILES)
-        if (recipe := _train_config(src)) is not None:
+        if (recipe := recorded_train_config(src)) is not None:
             (tmp / 'train_config.json').write_text(json.dumps(recipe, indent=1) + '\n'); files.append('train_config.json')
         (tmp / 'MODEL_CARD.md').write_text(card)
         entry = dict(kind=ck.kind, folder=name, sha256={f: _sha256(tmp / f) for f in files}, summary=summary or {})

@@ -76,14 +76,14 @@ def cmd_index(args) -> int:
     return 0
 
 def cmd_demo(args) -> int:
-    from mmd_music.base import run_demo
+    from mmd_music.base import demo_report, run_demo
     out = Path(args.out)
     print(f"demo corpus: {out} ({'reusing' if (out / 'corpus.json').exists() else 'building'}, {args.hours} h)")
     status = cmd_corpus(args)
     if status or args.corpus_only: return status
     t = time.time()
-    result = run_demo(args.run_dir, str(out / 'manifest.jsonl'), steps=args.steps, seeds=tuple(range(args.seeds)), progress=not args.quiet)
-    print((Path(args.run_dir) / 'report.md').read_text())
+    print(demo_report(run_demo(args.run_dir, str(out / 'manifest.jsonl'), steps=args.steps, seeds=tuple(range(args.seeds)),
+                               progress=not args.quiet)))
     print(f"report: {Path(args.run_dir) / 'report.md'} (audio and spectrograms beside it); {time.time() - t:.0f} s")
     return 0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .audio import AudioClips
-from .checkpoint import resolve_checkpoint
+from .checkpoint import recorded_train_config, resolve_checkpoint
 from .codec import load_codec
 from .quantize import code_counts
 from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_clips, group_rows,
@@ -39,10 +39,8 @@ def synthetic_rows(n: int = 512, strength: float = 0.5, K: int = 4, D: int = 8, 
     return (1 - strength ** 2) ** 0.5 * e + strength * torch.einsum('nd,ked->nke', z, rot)
 
 def _run_config(checkpoint: Path) -> dict:
-    "The recipe of the run a checkpoint belongs to (run/checkpoints/step_*), or the one a shipped model carries, or {}."
-    for p in (checkpoint / 'train_config.json', checkpoint.parent.parent / 'train_config.json'):
-        if p.exists(): return json.loads(p.read_text())
-    return {}
+    "The training recipe a checkpoint records (a run's checkpoint, or a shipped model), or {}."
+    return recorded_train_config(checkpoint) or {}
 
 def _data_path(data, checkpoint: Path) -> str:
     "`data`, or the run's own data path; a relative path is also looked up from the run folder's parents."

@@ -19,7 +19,7 @@ from .dependence import jackknife_se, t_quantile
 from .train import evaluate_codec, train_codec, train_config
 
 # %% auto #0
-__all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'FINETUNE_ARMS', 'FINETUNE_WEIGHTS', 'FINETUNE_MEASURES',
+__all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'FINETUNE_WEIGHTS', 'FINETUNE_MEASURES',
            'independence_experiment', 'paired_change', 'results_table', 'valid_table', 'comparison',
            'comparison_report', 'plot_comparison', 'seed_interval', 'difference_verdict', 'finetune_experiment',
            'finetune_report']
@@ -325,7 +325,6 @@ def plot_comparison(result: dict, path=None):
     return fig
 
 # %% ../nbs/12_experiments.ipynb #4d451b4e
-FINETUNE_ARMS = {'none': dict(mmd_weight=0.0), 'mmd': dict(mmd_pattern='parallel'), 'mmd_delay': dict(mmd_pattern='delay')}
 FINETUNE_WEIGHTS = dict(mmd=1.0, mmd_delay=0.1)   # the largest admissible weights of the experiment above
 FINETUNE_MEASURES = {   # key: label
     'total_correlation': "TC of a frame's codes (nats)",
@@ -350,7 +349,7 @@ def difference_verdict(iv: dict) -> str:
 
 # %% ../nbs/12_experiments.ipynb #aa444b3d
 def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int = 100, seeds=(0, 1, 2), weights: dict | None = None,
-                        arms=tuple(FINETUNE_ARMS), init_from: str = 'base', split: str = 'test', measure_clips: int | None = None,
+                        arms=tuple(CODEC_VARIANTS), init_from: str = 'base', split: str = 'test', measure_clips: int | None = None,
                         level: float = 0.95, preset: str = 'base', progress: bool = True, **overrides) -> dict:
     """Fine-tune the codec `init_from` (a shipped name, checkpoint or run) for `steps` steps under each arm (no loss,
     the loss on frames, the delay-matched loss; `weights`: each MMD arm's loss weight) with each seed, and measure every
@@ -359,7 +358,7 @@ def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int 
     seeds with a `level` interval, and per MMD arm the differences to 'none' paired by seed, each with its verdict."""
     weights = {**FINETUNE_WEIGHTS, **(weights or {})}
     if 'none' not in arms: raise ValueError("the arms must include 'none' (the paired baseline)")
-    if bad := [a for a in arms if a not in FINETUNE_ARMS]: raise ValueError(f"unknown arms {bad}; choose from {list(FINETUNE_ARMS)}")
+    if bad := [a for a in arms if a not in CODEC_VARIANTS]: raise ValueError(f"unknown arms {bad}; choose from {list(CODEC_VARIANTS)}")
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
@@ -376,11 +375,11 @@ def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int 
     # fine-tuning: the codebooks come initialised (no warm-up, no k-means); a checkpoint at the end only
     common = dict(quantizer_warmup=0, examples=0, checkpoint_every=steps, eval_every=steps, eval_clips=16) | overrides | dict(
         data=data, steps=steps, init_from=str(init_from))
-    cfgs, runs, t0 = {}, {}, time.time()
+    cfgs, t0 = {}, time.time()
     for seed in seeds:                                # seed-major: a stopped experiment has whole seeds to compare
         for arm in arms:
             name = f'{arm}_s{seed}'
-            extra = FINETUNE_ARMS[arm] | ({} if arm == 'none' else dict(mmd_weight=float(weights[arm])))
+            extra = CODEC_VARIANTS[arm] | ({} if arm == 'none' else dict(mmd_weight=float(weights[arm])))
             cfgs[name] = train_config(preset, seed=seed, **common, **extra)
             _train_to_end(train_codec, cfgs[name], out / name, progress, name)
     train_seconds = time.time() - t0

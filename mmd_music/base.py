@@ -69,12 +69,16 @@ def run_hours(rows: list[dict]) -> float:
         last = r['time']
     return round((total + last) / 3600, 3)
 
+def _band_ser_cell(m: dict) -> str:
+    "A result's band SER per band (dB, median over clips) as 'a / b / c'; a dash for results measured before band SER."
+    return ' / '.join(f"{v:.1f}" for v in m['band_ser_db']) if m.get('band_ser_db') else '—'
+
 def _figure_rows(ev: dict) -> list[str]:
     out = []
     for part, m in ev.items():
         tc = f"{m['total_correlation']:.3f} [{m['total_correlation_low']:.3f}, {m['total_correlation_high']:.3f}]" if m.get('total_correlation') is not None and math.isfinite(m['total_correlation']) else 'n/a'
         out.append(f"| {part} | {m['n_files']} | {m['hours']:.2f} | {m['clips']} | {m['si_snr']:.2f} | {m['mel_distance']:.3f} | "
-                   f"{min(m['usage']):.3f} | {tc} |")
+                   f"{_band_ser_cell(m)} | {min(m['usage']):.3f} | {tc} |")
     return out
 
 def codec_card(name: str, codec: Codec, cfg: CodecTrainConfig, results: dict) -> str:
@@ -83,7 +87,8 @@ def codec_card(name: str, codec: Codec, cfg: CodecTrainConfig, results: dict) ->
     losses = ', '.join(f"{k} {v:g}" for k, v in cfg.weights.items() if v)
     adversarial = ('with the adversarial terms from step ' + str(cfg.adversarial_start)) if any(cfg.weights.get(k, 0) for k in ('adv', 'feat')) and cfg.adversarial_start < results['step'] else 'no adversarial terms'
     split_line = lambda s: f"{s} {corpus[s]['all']['files']} files / {corpus[s]['all']['hours']:.2f} h (" + ', '.join(f"{p} {v['hours']:.2f} h" for p, v in corpus[s].items() if p != 'all') + ')'
-    head = "| part | files | hours | 1 s clips | SI-SNR (dB) | mel distance | lowest codebook usage | TC of a frame's codes (nats) [95% interval] |\n|---|---:|---:|---:|---:|---:|---:|---|"
+    head = ("| part | files | hours | 1 s clips | SI-SNR (dB) | mel distance | band SER < 1 / 1-4 / > 4 kHz (dB) | lowest codebook usage | "
+            "TC of a frame's codes (nats) [95% interval] |\n|---|---:|---:|---:|---:|---:|---:|---:|---|")
     packages = ', '.join(results.get('packages', [])) or 'none'
     return '\n'.join([
         f"# `{name}`: a {c.n_q} x {c.bins} RVQ codec of music at {c.sample_rate / 1000:g} kHz", "",
@@ -103,7 +108,9 @@ def codec_card(name: str, codec: Codec, cfg: CodecTrainConfig, results: dict) ->
         f"On the test split (all of its 1 s clips; the valid split chose nothing, it only tracked training):", "",
         head, *_figure_rows(results['evaluation']['test']), "",
         "SI-SNR: scale-invariant signal-to-noise ratio of the reconstruction (higher is better). Mel distance: mean absolute "
-        "difference of the log-mel spectrograms (80 bands, 1024-sample windows; 0 is identical). Usage: the fraction of a "
+        "difference of the log-mel spectrograms (80 bands, 1024-sample windows; 0 is identical). Band SER: the signal-to-error "
+        "ratio of the magnitude spectrogram within each band (`band_ser`), the median over clips; about 0 dB where a band's "
+        "content is lost. Usage: the fraction of a "
         "codebook's codes used on the split. TC: the held-out lower bound on the total correlation of one frame's codes "
         "(`model_total_correlation`), its interval from a jackknife over recordings.", "",
         "## Reproduce", "", "```",
@@ -280,9 +287,10 @@ def base_models_table(results_dir='results') -> str:
     codec = json.loads((root / 'base_codec' / 'results.json').read_text())
     lines = [f"Base codec `{codec['name']}` (step {codec['step']:,}, {codec['parameters']:,} parameters, {codec['train_hours']:.1f} h on "
              f"{codec['machine']}), test split:", "",
-             "| part | files | hours | SI-SNR (dB) | mel distance | lowest codebook usage |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {part} | {m['n_files']} | {m['hours']:.2f} | {m['si_snr']:.2f} | {m['mel_distance']:.3f} | {min(m['usage']):.3f} |"
-              for part, m in codec['evaluation']['test'].items()]
+             "| part | files | hours | SI-SNR (dB) | mel distance | band SER < 1 / 1-4 / > 4 kHz (dB) | lowest codebook usage |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {part} | {m['n_files']} | {m['hours']:.2f} | {m['si_snr']:.2f} | {m['mel_distance']:.3f} | {_band_ser_cell(m)} | "
+              f"{min(m['usage']):.3f} |" for part, m in codec['evaluation']['test'].items()]
     lms = [json.loads(p.read_text()) for p in (root / 'base-delay' / 'results.json', root / 'base-flatten' / 'results.json') if p.exists()]
     if lms:
         lines += ["", "Base LMs on its codes (teacher-forced NLL in nats per code, 95% intervals over files; caption gain: NLL with the "

@@ -13,7 +13,7 @@ from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
-           'generation_speed']
+           'machine_limits', 'generation_speed']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -95,7 +95,8 @@ def codec_train_settings(settings: dict | None = None, preset: str = 'cpu', data
     """Codec training speed under process, thread and data-loader settings: each setting is a `mmd-music train-codec`
     run (under torchrun when it has several processes; the global batch is the preset's either way), the settings
     taken in turn for `rounds` rounds so that load on the machine reaches all of them. Seconds per step are the median
-    over `steps` steps of each run's log. `settings`: name -> dict(processes, threads, workers)."""
+    over `steps` steps of each run's log. `settings`: name -> dict(processes, threads, workers, and optionally `set`: a
+    dict of training-config fields for that setting, such as `dict(bf16_cpu=True)`)."""
     import json, os, subprocess, sys
     from pathlib import Path
     from mmd_music.runs import read_metrics
@@ -109,7 +110,7 @@ def codec_train_settings(settings: dict | None = None, preset: str = 'cpu', data
             with tempfile.TemporaryDirectory() as d:
                 cmd = [str(bin_dir / 'mmd-music'), 'train-codec', '--preset', preset, '--run-dir', d, '--data', data, '--steps', str(10 ** 9),
                        '--max-steps', str(steps + 2), '--quiet', '--set', f"num_workers={s['workers']}"]
-                cmd += [a for k, v in sets.items() for a in ('--set', f"{k}={json.dumps(v)}")]
+                cmd += [a for k, v in {**sets, **s.get('set', {})}.items() for a in ('--set', f"{k}={json.dumps(v)}")]
                 if s['processes'] > 1: cmd = [str(bin_dir / 'torchrun'), '--standalone', f"--nproc_per_node={s['processes']}", *cmd]
                 env = os.environ | dict(OMP_NUM_THREADS=str(s['threads']))
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -196,6 +197,23 @@ def mmd_speed(sizes=(2000, 11776, 50000), K: int = 4, D: int = 128, frames: int 
         fmt = lambda r: r if isinstance(r, str) else f"{r['seconds']:7.2f} s {r['peak_mb']:8.1f} MB" + (f" ({r['time_ratio']}x)" if 'time_ratio' in r else '')
         print(f"N={row['n']:6d}  " + '   '.join(f"{impl} {fmt(row[impl])}" for impl in impls if impl in row))
     return rows
+
+# %% ../nbs/13_bench.ipynb #e968c539
+def _best_seconds(f, repeats: int) -> float:
+    f()                                    # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter(); f(); best = min(best, time.perf_counter() - t)
+    return best
+
+def machine_limits(threads: int | None = None, read_mb: int = 1024, gemm_n: int = 2048, repeats: int = 5) -> dict:
+    "Memory read bandwidth (GB/s: a sum over `read_mb` MB of float32) and fp32 GEMM rate (GFLOP/s: `gemm_n`-square matmul) of this CPU."
+    if threads: torch.set_num_threads(threads)
+    x = torch.ones(read_mb * 2**20 // 4)
+    a, b = torch.randn(gemm_n, gemm_n), torch.randn(gemm_n, gemm_n)
+    read, gemm = _best_seconds(lambda: x.sum(), repeats), _best_seconds(lambda: a @ b, repeats)
+    return dict(threads=torch.get_num_threads(), read_gb_per_s=round(x.numel() * 4 / read / 1e9, 1),
+                gemm_gflop_per_s=round(2 * gemm_n ** 3 / gemm / 1e9, 1))
 
 # %% ../nbs/13_bench.ipynb #b60054ea
 def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, repeats: int = 3, device: str = 'cpu',

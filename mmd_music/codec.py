@@ -40,6 +40,7 @@ class SConv1d(nn.Module):
         right = total // 2
         left = total - right
         pad = (left, right + extra)
+        if pad == (0, 0): return self.conv(x)                   # 1x1 convolutions: no copy of the input
         mode = 'reflect' if L > max(pad) else 'constant'        # reflect needs the input longer than the pad
         return self.conv(F.pad(x, pad, mode=mode))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .audio import AudioClips
-from .checkpoint import recorded_train_config, resolve_checkpoint
+from .checkpoint import recorded_train_config, resolve_checkpoint, shipped_checkpoint, shipped_models
 from .codec import load_codec
 from .quantize import code_counts
 from .mmd import (ESTIMATORS, PAPER_BANDWIDTHS, SCALED_MULTIPLIERS, _block, as_clips, group_rows,
@@ -440,17 +440,25 @@ def find_codec_runs(root) -> list[Path]:
     return out
 
 def run_checkpoints(run_dir) -> list[Path]:
-    "A run's checkpoint folders, oldest first."
-    return sorted(p.parent for p in (Path(run_dir) / 'checkpoints').glob('step_*/config.json'))
+    "A run's checkpoint folders, oldest first; a checkpoint folder itself (a shipped model's) is its own one checkpoint."
+    run_dir = Path(run_dir)
+    if (run_dir / 'config.json').exists(): return [run_dir]
+    return sorted(p.parent for p in (run_dir / 'checkpoints').glob('step_*/config.json'))
 
 class DependenceDashboard:
-    "Total-correlation dashboard (ipywidgets) over the codec runs under `root` (or the given `runs`)."
+    """Total-correlation dashboard (ipywidgets) over the codec runs under `root` (or the given `runs`: run or checkpoint
+    folders). With no runs under `root` it shows the codecs shipped with the package (their checkpoints; no curves)."""
     def __init__(self, root='runs', runs=None, data=None, split: str = 'valid', max_clips: int | None = 32, delay: float = 0.3):
         import ipywidgets as W
         self.root, self.data, self.split, self.max_clips, self.cache = Path(root), data, split, max_clips, {}
         found = [Path(r) for r in runs] if runs is not None else find_codec_runs(root)
+        self.shipped = {}                     # checkpoint folder -> name, for the shipped codecs shown by default
+        if not found and runs is None:
+            self.shipped = {str(shipped_checkpoint(n)): n for n, e in shipped_models().items() if e.get('kind') == 'codec'}
+            found = [Path(c) for c in self.shipped]
         if not found: raise ValueError(f"no codec runs (metrics.jsonl + codec checkpoints) under {root}")
-        self._label = {str(r): (str(r.relative_to(self.root)) if r.is_relative_to(self.root) else r.name) for r in found}
+        self._label = {str(r): (f"{self.shipped[str(r)]} (shipped)" if str(r) in self.shipped else
+                                str(r.relative_to(self.root)) if r.is_relative_to(self.root) else r.name) for r in found}
         self.runs = W.SelectMultiple(options=[(self._label[str(r)], str(r)) for r in found],
                                      value=[str(r) for r in found[:3]], description='runs', rows=min(8, len(found)))
         self.checkpoints = W.SelectMultiple(description='checkpoints', rows=8)
@@ -465,7 +473,7 @@ class DependenceDashboard:
 
     def _set_checkpoint_options(self):
         cks = {r: run_checkpoints(r) for r in self.runs.value}
-        opts = [(f"{self._label[r]} @ {ck.name}", str(ck)) for r, found in cks.items() for ck in found]
+        opts = [(self._label[r] if str(ck) == r else f"{self._label[r]} @ {ck.name}", str(ck)) for r, found in cks.items() for ck in found]
         latest = [str(found[-1]) for found in cks.values() if found]
         self.checkpoints.options = opts
         self.checkpoints.value = latest
@@ -480,8 +488,8 @@ class DependenceDashboard:
 
     def refresh_curves(self):
         "Redraw the curves of the selected runs now."
-        if not self.runs.value: return
-        self.curves.value = figure_png(plot_tc_curves({self._label[r]: r for r in self.runs.value}))
+        logged = {self._label[r]: r for r in self.runs.value if r not in self.shipped}   # shipped models carry no training log
+        if logged: self.curves.value = figure_png(plot_tc_curves(logged))
 
     def measures(self) -> dict:
         "`checkpoint_measures` of the selected checkpoints, labelled."
@@ -498,7 +506,9 @@ class DependenceDashboard:
             self.status.value = f"<b>error:</b> {type(e).__name__}: {e}"
             return
         self.heatmaps.value, self.usage.value = figure_png(plot_mi_heatmaps(m)), figure_png(plot_usage(m))
-        self.status.value = f"{len(m)} checkpoint(s) on the {self.split} split ({time.perf_counter() - t0:.1f} s)"
+        self.status.value = f"{len(m)} checkpoint(s) on the {self.split} split ({time.perf_counter() - t0:.1f} s)" + (
+            f"; no codec runs under {self.root}, so these are the shipped codecs (their training curves are in their model cards)"
+            if self.shipped else '')
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -88,7 +88,8 @@ def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: 
 
 def paired_change(a: dict, b: dict, level: float = 0.95) -> dict:
     """Differences a - b of two codecs' `evaluate_codec` results on the same clips, each with a `level` interval: SI-SNR,
-    mel distance and the model total correlation (plain and delay-grouped), each interval a jackknife that leaves out
+    mel distance, the band SER of each band (dB, the mean of per-clip differences; where both results have it) and the
+    model total correlation (plain and delay-grouped), each interval a jackknife that leaves out
     one file at a time (the clips of one recording are not independent), t with files - 1 degrees of freedom. The
     groups hold the same clips for both codecs, so the pairing removes what the clips share. The intervals cover which
     recordings were tested, given the fitted models; not training noise: with one run per arm, another seed may move a
@@ -101,11 +102,16 @@ def paired_change(a: dict, b: dict, level: float = 0.95) -> dict:
     def interval(diff, loo):
         half = t * jackknife_se(loo)
         return dict(diff=diff, low=diff - half, high=diff + half, files=G)
+    def per_clip(d):
+        loo = torch.stack([d[group != j].mean() for j in range(G)]) if G > 1 else d[:0]
+        return interval(float(d.mean()), loo)
     out = {}
     for key in ('si_snr', 'mel_distance'):
-        d = torch.tensor(a[key + '_per_clip'], dtype=torch.float64) - torch.tensor(b[key + '_per_clip'], dtype=torch.float64)
-        loo = torch.stack([d[group != j].mean() for j in range(G)]) if G > 1 else d[:0]
-        out[key] = interval(float(d.mean()), loo)
+        out[key] = per_clip(torch.tensor(a[key + '_per_clip'], dtype=torch.float64) - torch.tensor(b[key + '_per_clip'], dtype=torch.float64))
+    if a.get('band_ser_per_clip') and b.get('band_ser_per_clip') and a.get('band_ser_bands_hz') == b.get('band_ser_bands_hz'):
+        d = torch.tensor(a['band_ser_per_clip'], dtype=torch.float64) - torch.tensor(b['band_ser_per_clip'], dtype=torch.float64)
+        edges = a['band_ser_bands_hz']
+        for j, (lo, hi) in enumerate(zip(edges, edges[1:])): out[f"band_ser_{lo:g}_{hi:g}_hz"] = per_clip(d[:, j])
     for s in ('', '_delay'):
         ja, jb = a.get('total_correlation_jackknife' + s), b.get('total_correlation_jackknife' + s)
         if ja is None or jb is None or len(ja) != G or len(jb) != G: continue

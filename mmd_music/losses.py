@@ -14,20 +14,28 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 # %% auto #0
-__all__ = ['MultiScaleMelLoss', 'si_snr', 'MelDistance', 'band_ser', 'STFTDiscriminator', 'MultiScaleSTFTDiscriminator',
-           'discriminator_hinge_loss', 'generator_hinge_loss', 'feature_matching_loss', 'Balancer']
+__all__ = ['MEL_BANDS', 'MultiScaleMelLoss', 'si_snr', 'MelDistance', 'band_ser', 'STFTDiscriminator',
+           'MultiScaleSTFTDiscriminator', 'discriminator_hinge_loss', 'generator_hinge_loss', 'feature_matching_loss',
+           'Balancer']
 
 # %% ../nbs/03_losses.ipynb #3ca325cd
+MEL_BANDS = {   # mel bands per window size `w` (samples)
+    'encodec': lambda w: min(64, w // 4),      # EnCodec's: at most 64, so a band at 4 kHz is ~450 Hz wide (at 32 kHz)
+    'dac': lambda w: 5 * w // 32,              # DAC's (Kumar et al. 2023): 5, 10, ..., 320 bands for windows 32 ... 2048
+}
+
 class MultiScaleMelLoss(nn.Module):
-    "Sum over window sizes `2^i`, i in [lo, hi), of L1 + L2 between log-mel spectrograms of `x_hat` and `x`."
-    def __init__(self, sample_rate: int, lo: int = 5, hi: int = 12, n_mels: int = 64, floor: float = 1e-5):
+    """Sum over window sizes `2^i`, i in [lo, hi), of L1 + L2 between log-mel spectrograms of `x_hat` and `x`;
+    `bands` names the number of mel bands per window (`MEL_BANDS`)."""
+    def __init__(self, sample_rate: int, lo: int = 5, hi: int = 12, bands: str = 'encodec', floor: float = 1e-5):
         super().__init__()
+        if bands not in MEL_BANDS: raise ValueError(f"unknown mel bands {bands!r}; choose from {sorted(MEL_BANDS)}")
         self.floor = floor
         with warnings.catch_warnings():   # the small windows have empty mel bands by design (EnCodec's too): not news at every run
             warnings.filterwarnings('ignore', message='At least one mel filterbank has all zero values')
             self.mels = nn.ModuleList(
                 torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=2 ** i, win_length=2 ** i, hop_length=2 ** i // 4,
-                                                     n_mels=min(n_mels, 2 ** i // 4), power=1.0, normalized=False, center=False)
+                                                     n_mels=MEL_BANDS[bands](2 ** i), power=1.0, normalized=False, center=False)
                 for i in range(lo, hi))
 
     def forward(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -35,11 +35,12 @@ def broadcast_from_rank0(t: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/01_quantize.ipynb #87772f75
 def nearest_code(x: torch.Tensor, codebook: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
     "Index of the nearest row of `codebook` `[C, D]` for each row of `x` `[N, D]` (int64 `[N]`)."
-    c2 = codebook.pow(2).sum(1)
     out = []
-    for xs in x.split(chunk):
-        d = c2[None] - 2 * xs @ codebook.t()          # |x|^2 is the same for every code: left out
-        out.append(d.argmin(1))
+    with torch.autocast(x.device.type, enabled=False):    # in fp32 even under bf16 autocast: ties to 3 digits pick wrong codes
+        c2 = codebook.pow(2).sum(1)
+        for xs in x.split(chunk):
+            d = c2[None] - 2 * xs @ codebook.t()          # |x|^2 is the same for every code: left out
+            out.append(d.argmin(1))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=x.device)
 
 def kmeans_plusplus(x: torch.Tensor, bins: int, generator: torch.Generator | None = None) -> torch.Tensor:

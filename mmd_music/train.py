@@ -25,13 +25,13 @@ from .mmd import IndependenceLoss
 from .quantize import STREAMS
 from .runs import (all_reduce_grads, log_row, pick_device, ranks_identical, read_metrics, rotate_checkpoints,
                             setup_distributed, start_run, state_fingerprint, truncate_log)
-from .losses import (Balancer, MelDistance, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
+from .losses import (MEL_BANDS, Balancer, MelDistance, band_ser, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'CORPUS_PARTS', 'MMDConfig', 'CodecTrainConfig', 'train_config', 'StepSampler', 'init_codebooks',
-           'validate', 'train_codec', 'write_examples', 'evaluate_codec', 'corpus_part', 'files_by_part',
-           'evaluate_codec_parts', 'plot_codec_run']
+__all__ = ['TRAIN_PRESETS', 'SER_BANDS_HZ', 'CORPUS_PARTS', 'MMDConfig', 'CodecTrainConfig', 'train_config', 'StepSampler',
+           'init_codebooks', 'validate', 'train_codec', 'write_examples', 'evaluate_codec', 'corpus_part',
+           'files_by_part', 'evaluate_codec_parts', 'plot_codec_run']
 
 # %% ../nbs/09_train.ipynb #72317027
 @dataclass
@@ -86,6 +86,7 @@ class CodecTrainConfig:
     betas: tuple = (0.5, 0.9)
     steps: int = 600_000
     weights: dict = field(default_factory=lambda: dict(adv=4.0, feat=4.0, l1=0.1, msspec=2.0))
+    msspec_bands: str = 'encodec'        # mel bands per window of the multi-scale mel loss (`MEL_BANDS`: 'encodec' or 'dac')
     commitment_weight: float = 1.0
     mmd: MMDConfig = field(default_factory=lambda: MMDConfig())   # the independence loss (off at weight 0)
     balancer_total_norm: float = 1.0
@@ -105,6 +106,10 @@ class CodecTrainConfig:
     seed: int = 0
     device: str = 'auto'
     bf16: bool = True                    # autocast to bfloat16 on CUDA (ignored elsewhere)
+    bf16_cpu: bool = False               # autocast to bfloat16 on the CPU too (pays on CPUs with bf16 instructions: 13_bench)
+
+    def __post_init__(self):
+        if self.msspec_bands not in MEL_BANDS: raise ValueError(f"unknown msspec_bands {self.msspec_bands!r}; choose from {sorted(MEL_BANDS)}")
 
     def to_dict(self) -> dict:
         d = asdict(self); d['codec'] = self.codec.to_dict(); d['mmd'] = self.mmd.to_dict()
@@ -185,13 +190,15 @@ def _spread(total: int, n: int | None) -> list[int]:
     n = total if n is None else min(total, n)
     return torch.linspace(0, total - 1, n).round().long().unique().tolist()
 
+SER_BANDS_HZ = (0, 1000, 4000, None)   # band_ser's bands in the evaluations (None: the Nyquist frequency)
+
 @torch.no_grad()
 def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_clips: int | None, streams: bool = False) -> dict:
-    "One pass of `codec` (eval mode) over spread clips: SI-SNR, mel distance, codes (and streams, on the CPU)."
+    "One pass of `codec` (eval mode) over spread clips: SI-SNR, mel distance, band SER, codes (and streams, on the CPU)."
     was = codec.training; codec.eval()
     mel = MelDistance(codec.config.sample_rate).to(device)
     idx = _spread(len(clips), max_clips)
-    acc = {k: [] for k in ('snr', 'mel', 'codes', 'inputs', 'residuals')}
+    acc = {k: [] for k in ('snr', 'mel', 'ser', 'codes', 'inputs', 'residuals')}
     where = []    # (file, offset in s) of each clip
     for i in range(0, len(idx), batch_size):
         items = [clips[j] for j in idx[i:i + batch_size]]
@@ -199,6 +206,7 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
         wav = torch.stack([it['wav'] for it in items]).to(device)
         out = codec(wav)
         acc['snr'].append(si_snr(out.wav_hat, wav)); acc['mel'].append(mel(out.wav_hat, wav)); acc['codes'].append(out.codes.cpu())
+        acc['ser'].append(band_ser(out.wav_hat.cpu(), wav.cpu(), codec.config.sample_rate, SER_BANDS_HZ).mean(1))   # [B, bands], channels averaged
         if streams: acc['inputs'].append(out.inputs.cpu()); acc['residuals'].append(out.residuals.cpu())
     codec.train(was)
     return {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx), where=where)
@@ -206,8 +214,10 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
 def _recon_metrics(p: dict, bins: int) -> dict:
     from mmd_music.quantize import code_stats
     perplexity, usage = code_stats(p['codes'], bins)
+    # band SER: the median over clips, since a clip nearly silent in a band gives an extreme ratio there
     return dict(si_snr=float(p['snr'].mean()), mel_distance=float(p['mel'].mean()), clips=p['clips'],
-                usage=[round(float(u), 4) for u in usage], perplexity=[round(float(x), 2) for x in perplexity])
+                band_ser_db=[round(float(v), 3) for v in p['ser'].median(0).values], usage=[round(float(u), 4) for u in usage],
+                perplexity=[round(float(x), 2) for x in perplexity])
 
 def validate(codec: Codec, clips: AudioClips, device, batch_size: int = 16, max_clips: int | None = None) -> dict:
     "Reconstruction metrics of `codec` on `clips` (eval mode, no codebook update)."
@@ -242,7 +252,8 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     device = dev or pick_device(cfg.device)
     cfg, ck = start_run(run_dir, resume, 'codec', cfg, ('steps', 'device', 'num_workers'), world)
     torch.manual_seed(cfg.seed)
-    amp = torch.autocast('cuda', dtype=torch.bfloat16) if (device.type == 'cuda' and cfg.bf16) else nullcontext()
+    amp = (torch.autocast('cuda', dtype=torch.bfloat16) if (device.type == 'cuda' and cfg.bf16) else
+           torch.autocast('cpu', dtype=torch.bfloat16) if (device.type == 'cpu' and cfg.bf16_cpu) else nullcontext())
     c = cfg.codec
     train = AudioClips(cfg.data, 'train', cfg.segment_seconds, c.sample_rate, c.channels, valid_fraction=cfg.valid_fraction,
                        test_fraction=cfg.test_fraction, seed=cfg.seed)
@@ -259,7 +270,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     opt_g = torch.optim.Adam(codec.parameters(), cfg.lr, betas=tuple(cfg.betas))
     opt_d = torch.optim.Adam(disc.parameters(), cfg.lr, betas=tuple(cfg.betas))
     balancer = Balancer({k: v for k, v in cfg.weights.items()}, cfg.balancer_total_norm, cfg.balancer_ema)
-    msspec, l1 = MultiScaleMelLoss(c.sample_rate).to(device), F.l1_loss
+    msspec, l1 = MultiScaleMelLoss(c.sample_rate, bands=cfg.msspec_bands).to(device), F.l1_loss
     M = cfg.mmd
     independence = IndependenceLoss(M.pattern, M.kernel, M.bandwidths, M.estimator, M.chunk, seed=cfg.seed, product=M.product)
     if M.streams not in STREAMS: raise ValueError(f"unknown mmd streams {M.streams!r}; choose from {STREAMS}")
@@ -381,6 +392,8 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
     files = sorted({f for f, _ in p['where']})
     group = torch.tensor([files.index(f) for f, _ in p['where']])
     res.update(si_snr_per_clip=[round(float(v), 4) for v in p['snr']], mel_distance_per_clip=[round(float(v), 5) for v in p['mel']],
+               band_ser_bands_hz=[codec.config.sample_rate / 2 if e is None else e for e in SER_BANDS_HZ],
+               band_ser_per_clip=[[round(float(v), 3) for v in row] for row in p['ser']],
                clip_file=group.tolist(), files=len(files),
                clips_key=hashlib.sha1('|'.join(f"{f}@{o:.3f}" for f, o in p['where']).encode()).hexdigest())
     K, T = codes.shape[1:]

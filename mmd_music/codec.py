@@ -18,9 +18,9 @@ from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, sa
 from .quantize import ResidualVQ, pick_streams
 
 # %% auto #0
-__all__ = ['CODEC_PRESETS', 'SConv1d', 'SConvTranspose1d', 'ResidualUnit', 'SLSTM', 'SEANetEncoder', 'SEANetDecoder',
-           'CodecConfig', 'codec_config', 'CodecOutput', 'Codec', 'save_codec', 'load_codec',
-           'transformers_encodec_32khz']
+__all__ = ['ACTIVATIONS', 'CODEC_PRESETS', 'SConv1d', 'SConvTranspose1d', 'Snake', 'activation', 'ResidualUnit', 'SLSTM',
+           'SEANetEncoder', 'SEANetDecoder', 'CodecConfig', 'codec_config', 'CodecOutput', 'Codec', 'save_codec',
+           'load_codec', 'transformers_encodec_32khz']
 
 # %% ../nbs/02_codec.ipynb #6368a357
 class SConv1d(nn.Module):
@@ -59,12 +59,29 @@ class SConvTranspose1d(nn.Module):
         return y[..., left:y.shape[-1] - right]
 
 # %% ../nbs/02_codec.ipynb #022a1183
+class Snake(nn.Module):
+    """The periodic activation x + sin²(αx)/α with a learned α per channel (Ziyin et al. 2020; DAC and BigVGAN use it in
+    their decoders for its bias toward periodic signals): `[B, C, L] -> [B, C, L]`."""
+    def __init__(self, channels: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+    def forward(self, x): return x + torch.sin(self.alpha * x).pow(2) / (self.alpha + 1e-9)
+
+ACTIVATIONS = ('elu', 'snake')
+
+def activation(name: str, channels: int) -> nn.Module:
+    "The activation `name` (one of `ACTIVATIONS`) for `channels` channels: EnCodec's ELU, or Snake."
+    if name == 'elu': return nn.ELU()
+    if name == 'snake': return Snake(channels)
+    raise ValueError(f"unknown activation {name!r}; choose from {ACTIVATIONS}")
+
 class ResidualUnit(nn.Module):
-    "ELU -> conv k (dilated) to dim/compress -> ELU -> conv 1 back to dim, plus the identity skip."
-    def __init__(self, dim: int, kernel: int = 3, dilation: int = 1, compress: int = 2):
+    "act -> conv k (dilated) to dim/compress -> act -> conv 1 back to dim, plus the identity skip (act: ELU in EnCodec)."
+    def __init__(self, dim: int, kernel: int = 3, dilation: int = 1, compress: int = 2, act: str = 'elu'):
         super().__init__()
         hidden = dim // compress
-        self.block = nn.Sequential(nn.ELU(), SConv1d(dim, hidden, kernel, dilation=dilation), nn.ELU(), SConv1d(hidden, dim, 1))
+        self.block = nn.Sequential(activation(act, dim), SConv1d(dim, hidden, kernel, dilation=dilation), activation(act, hidden),
+                                   SConv1d(hidden, dim, 1))
     def forward(self, x): return x + self.block(x)
 
 class SLSTM(nn.Module):
@@ -81,33 +98,33 @@ class SLSTM(nn.Module):
 class SEANetEncoder(nn.Module):
     "`[B, channels, L]` -> `[B, dimension, ceil(L / prod(ratios))]`; `ratios` are given in decoder order, as in EnCodec."
     def __init__(self, channels=1, dimension=128, n_filters=64, ratios=(8, 5, 4, 4), n_residual_layers=1, kernel=7,
-                 last_kernel=7, residual_kernel=3, dilation_base=2, compress=2, lstm_layers=2):
+                 last_kernel=7, residual_kernel=3, dilation_base=2, compress=2, lstm_layers=2, act='elu'):
         super().__init__()
         layers, mult = [SConv1d(channels, n_filters, kernel)], 1
         for ratio in reversed(ratios):
             for j in range(n_residual_layers):
-                layers.append(ResidualUnit(mult * n_filters, residual_kernel, dilation_base ** j, compress))
-            layers += [nn.ELU(), SConv1d(mult * n_filters, mult * n_filters * 2, ratio * 2, ratio)]
+                layers.append(ResidualUnit(mult * n_filters, residual_kernel, dilation_base ** j, compress, act))
+            layers += [activation(act, mult * n_filters), SConv1d(mult * n_filters, mult * n_filters * 2, ratio * 2, ratio)]
             mult *= 2
         if lstm_layers: layers.append(SLSTM(mult * n_filters, lstm_layers))
-        layers += [nn.ELU(), SConv1d(mult * n_filters, dimension, last_kernel)]
+        layers += [activation(act, mult * n_filters), SConv1d(mult * n_filters, dimension, last_kernel)]
         self.model = nn.Sequential(*layers)
     def forward(self, x): return self.model(x)
 
 class SEANetDecoder(nn.Module):
     "`[B, dimension, T]` -> `[B, channels, T * prod(ratios)]`."
     def __init__(self, channels=1, dimension=128, n_filters=64, ratios=(8, 5, 4, 4), n_residual_layers=1, kernel=7,
-                 last_kernel=7, residual_kernel=3, dilation_base=2, compress=2, lstm_layers=2):
+                 last_kernel=7, residual_kernel=3, dilation_base=2, compress=2, lstm_layers=2, act='elu'):
         super().__init__()
         mult = 2 ** len(ratios)
         layers = [SConv1d(dimension, mult * n_filters, kernel)]
         if lstm_layers: layers.append(SLSTM(mult * n_filters, lstm_layers))
         for ratio in ratios:
-            layers += [nn.ELU(), SConvTranspose1d(mult * n_filters, mult * n_filters // 2, ratio * 2, ratio)]
+            layers += [activation(act, mult * n_filters), SConvTranspose1d(mult * n_filters, mult * n_filters // 2, ratio * 2, ratio)]
             for j in range(n_residual_layers):
-                layers.append(ResidualUnit(mult * n_filters // 2, residual_kernel, dilation_base ** j, compress))
+                layers.append(ResidualUnit(mult * n_filters // 2, residual_kernel, dilation_base ** j, compress, act))
             mult //= 2
-        layers += [nn.ELU(), SConv1d(n_filters, channels, last_kernel)]
+        layers += [activation(act, n_filters), SConv1d(n_filters, channels, last_kernel)]
         self.model = nn.Sequential(*layers)
     def forward(self, z): return self.model(z)
 
@@ -130,6 +147,10 @@ class CodecConfig:
     kmeans_iters: int = 20
     quantizer_dropout: bool = False
     revival: str = 'reset'
+    activation: str = 'elu'              # 'elu' (EnCodec's) or 'snake' (DAC's periodic activation; no transformers equivalent)
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS: raise ValueError(f"unknown activation {self.activation!r}; choose from {ACTIVATIONS}")
 
     @property
     def hop_length(self) -> int: return math.prod(self.ratios)
@@ -181,7 +202,7 @@ class Codec(nn.Module):
         super().__init__()
         c = self.config = config
         kw = dict(channels=c.channels, dimension=c.dimension, n_filters=c.n_filters, ratios=tuple(c.ratios),
-                  n_residual_layers=c.n_residual_layers, compress=c.compress, lstm_layers=c.lstm_layers)
+                  n_residual_layers=c.n_residual_layers, compress=c.compress, lstm_layers=c.lstm_layers, act=c.activation)
         self.encoder, self.decoder = SEANetEncoder(**kw), SEANetDecoder(**kw)
         self.quantizer = ResidualVQ(c.dimension, c.n_q, c.bins, c.decay, dead_fraction=c.dead_fraction,
                                     kmeans_iters=c.kmeans_iters, quantizer_dropout=c.quantizer_dropout, revival=c.revival)

@@ -18,12 +18,15 @@ from .codec import Codec
 from .conditioning import melody_chroma
 
 # %% auto #0
-__all__ = ['codec_fingerprint', 'CodeCacheError', 'encode_file', 'extract_codes', 'CodeSplit']
+__all__ = ['FINGERPRINT_NEUTRAL', 'codec_fingerprint', 'CodeCacheError', 'encode_file', 'extract_codes', 'CodeSplit']
 
 # %% ../nbs/09a_codes.ipynb #d51938c4
+FINGERPRINT_NEUTRAL = {'activation': 'elu'}   # config fields added later: left out at these values, so earlier fingerprints hold
+
 def codec_fingerprint(codec: Codec) -> str:
     "A short hash of `codec`'s config and state tensors."
-    h = hashlib.sha1(json.dumps(codec.config.to_dict(), sort_keys=True).encode())
+    config = {k: v for k, v in codec.config.to_dict().items() if FINGERPRINT_NEUTRAL.get(k, object()) != v}
+    h = hashlib.sha1(json.dumps(config, sort_keys=True).encode())
     for name, t in sorted(codec.state_dict().items()):
         h.update(name.encode()); h.update(t.detach().to('cpu').reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]

@@ -126,6 +126,7 @@ def codec_config_from_encodec(cfg: dict) -> CodecConfig:
 def encodec_config(c: CodecConfig):
     "transformers' `EncodecConfig` of codec config `c` (its K quantizers at the largest target bandwidth)."
     from transformers import EncodecConfig
+    if c.activation != 'elu': raise ConvertError(f"EnCodec has ELU activations only; a codec with activation {c.activation!r} has no transformers equivalent")
     frame_rate = math.ceil(c.sample_rate / c.hop_length)
     bits = math.ceil(math.log2(c.bins))
     bandwidth = c.n_q * frame_rate * bits / 1000

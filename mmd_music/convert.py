@@ -197,7 +197,7 @@ def codec_from_encodec(src) -> Codec:
     side, extra = _side(src)
     if side and 'codec' in side:
         kept = CodecConfig.from_dict(side['codec'])
-        arch = ('sample_rate', 'channels', 'n_filters', 'ratios', 'dimension', 'n_residual_layers', 'lstm_layers', 'compress', 'n_q', 'bins')
+        arch = ('sample_rate', 'channels', 'n_filters', 'ratios', 'dimension', 'n_residual_layers', 'lstm_layers', 'compress', 'n_q', 'bins', 'activation')
         differ = [k for k in arch if getattr(kept, k) != getattr(config, k)]
         if differ: raise ConvertError(f"{src}: {SIDE_CONFIG} disagrees with config.json in {differ}")
         config = kept

@@ -88,7 +88,8 @@ def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: 
 
 def paired_change(a: dict, b: dict, level: float = 0.95) -> dict:
     """Differences a - b of two codecs' `evaluate_codec` results on the same clips, each with a `level` interval: SI-SNR,
-    mel distance, the band SER of each band (dB, the mean of per-clip differences; where both results have it) and the
+    mel distance, the pooled band SER of each band (dB; 10 log10 of the summed signal over the summed error energy of
+    the clips, where both results hold the per-clip energies; not the median of the results' `band_ser_db`) and the
     model total correlation (plain and delay-grouped), each interval a jackknife that leaves out
     one file at a time (the clips of one recording are not independent), t with files - 1 degrees of freedom. The
     groups hold the same clips for both codecs, so the pairing removes what the clips share. The intervals cover which
@@ -108,10 +109,18 @@ def paired_change(a: dict, b: dict, level: float = 0.95) -> dict:
     out = {}
     for key in ('si_snr', 'mel_distance'):
         out[key] = per_clip(torch.tensor(a[key + '_per_clip'], dtype=torch.float64) - torch.tensor(b[key + '_per_clip'], dtype=torch.float64))
-    if a.get('band_ser_per_clip') and b.get('band_ser_per_clip') and a.get('band_ser_bands_hz') == b.get('band_ser_bands_hz'):
-        d = torch.tensor(a['band_ser_per_clip'], dtype=torch.float64) - torch.tensor(b['band_ser_per_clip'], dtype=torch.float64)
+    if all(r.get(k) for r in (a, b) for k in ('band_error_per_clip', 'band_signal_per_clip')) and a.get('band_ser_bands_hz') == b.get('band_ser_bands_hz'):
+        # the pooled band SER, 10 log10(sum of signal / sum of error) over the clips: near-silent clips, whose per-clip
+        # ratios are extreme, weigh by their (small) energies; the same clips give both codecs the same signal sums
+        sig = torch.tensor(a['band_signal_per_clip'], dtype=torch.float64)
+        ea, eb = (torch.tensor(r['band_error_per_clip'], dtype=torch.float64) for r in (a, b))
+        ok = torch.isfinite(ea).all(1) & torch.isfinite(eb).all(1) & torch.isfinite(sig).all(1)
+        pooled = lambda keep: 10 * torch.log10(eb[keep].sum(0) / ea[keep].sum(0))       # a's SER - b's SER, per band
+        d = pooled(ok)
+        loo = torch.stack([pooled(ok & (group != j)) for j in range(G)]) if G > 1 else d[None][:0]
         edges = a['band_ser_bands_hz']
-        for j, (lo, hi) in enumerate(zip(edges, edges[1:])): out[f"band_ser_{lo:g}_{hi:g}_hz"] = per_clip(d[:, j])
+        for j, (lo, hi) in enumerate(zip(edges, edges[1:])):
+            out[f"band_ser_pooled_{lo:g}_{hi:g}_hz"] = interval(float(d[j]), loo[:, j])
     for s in ('', '_delay'):
         ja, jb = a.get('total_correlation_jackknife' + s), b.get('total_correlation_jackknife' + s)
         if ja is None or jb is None or len(ja) != G or len(jb) != G: continue

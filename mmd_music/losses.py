@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 # %% auto #0
-__all__ = ['MEL_BANDS', 'MultiScaleMelLoss', 'si_snr', 'MelDistance', 'band_ser', 'STFTDiscriminator',
+__all__ = ['MEL_BANDS', 'MultiScaleMelLoss', 'si_snr', 'MelDistance', 'band_energies', 'band_ser', 'STFTDiscriminator',
            'MultiScaleSTFTDiscriminator', 'discriminator_hinge_loss', 'generator_hinge_loss', 'feature_matching_loss',
            'Balancer']
 
@@ -63,11 +63,11 @@ class MelDistance(nn.Module):
         return (a - b).abs().flatten(1).mean(1)
 
 # %% ../nbs/03_losses.ipynb #3f2b667d
-def band_ser(x_hat: torch.Tensor, x: torch.Tensor, sample_rate: int, edges=(0, 1000, 4000, None), n_fft: int = 2048) -> torch.Tensor:
-    """Magnitude-spectrogram signal-to-error ratio in dB per band, `[..., len(edges) - 1]`, of `x_hat` against `x`
-    (`[..., L]`, equal shapes; channels are separate items). `edges` in Hz, increasing; None is the Nyquist frequency."""
-    if x_hat.shape != x.shape: raise ValueError(f"band_ser needs equal shapes, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
-    if not (torch.isfinite(x_hat).all() and torch.isfinite(x).all()): raise ValueError("band_ser: the signals hold NaN or inf")
+def band_energies(x_hat: torch.Tensor, x: torch.Tensor, sample_rate: int, edges=(0, 1000, 4000, None), n_fft: int = 2048) -> tuple:
+    """(signal, error) energies per band, each `[..., len(edges) - 1]` float64: the summed squared magnitude spectrogram
+    of `x` and of `|X| - |X_hat|` within each band (`band_ser`'s terms; pooled over clips they give a pooled SER)."""
+    if x_hat.shape != x.shape: raise ValueError(f"band SER needs equal shapes, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+    if not (torch.isfinite(x_hat).all() and torch.isfinite(x).all()): raise ValueError("band SER: the signals hold NaN or inf")
     edges = [sample_rate / 2 if e is None else float(e) for e in edges]
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > sample_rate / 2:
         raise ValueError(f"band edges must increase within [0, {sample_rate / 2:g}] Hz, got {edges}")
@@ -75,12 +75,18 @@ def band_ser(x_hat: torch.Tensor, x: torch.Tensor, sample_rate: int, edges=(0, 1
     spec = lambda s: torch.stft(s.reshape(-1, s.shape[-1]).double(), n_fft, n_fft // 4, window=window, return_complex=True).abs()
     S, E = spec(x), spec(x_hat)                                          # [N, F, T]
     freqs = torch.linspace(0, sample_rate / 2, S.shape[1], dtype=torch.float64)
-    out = []
+    sig, err = [], []
     for k, (a, b) in enumerate(zip(edges, edges[1:])):
         m = (freqs >= a) & ((freqs < b) if k < len(edges) - 2 else (freqs <= b))
-        sig, err = S[:, m].pow(2).sum((1, 2)), (S[:, m] - E[:, m]).pow(2).sum((1, 2))
-        out.append(10 * torch.log10((sig + 1e-12) / (err + 1e-12)))
-    return torch.stack(out, -1).reshape(*x.shape[:-1], len(edges) - 1).float()
+        sig.append(S[:, m].pow(2).sum((1, 2))); err.append((S[:, m] - E[:, m]).pow(2).sum((1, 2)))
+    shape = (*x.shape[:-1], len(edges) - 1)
+    return torch.stack(sig, -1).reshape(shape), torch.stack(err, -1).reshape(shape)
+
+def band_ser(x_hat: torch.Tensor, x: torch.Tensor, sample_rate: int, edges=(0, 1000, 4000, None), n_fft: int = 2048) -> torch.Tensor:
+    """Magnitude-spectrogram signal-to-error ratio in dB per band, `[..., len(edges) - 1]`, of `x_hat` against `x`
+    (`[..., L]`, equal shapes; channels are separate items). `edges` in Hz, increasing; None is the Nyquist frequency."""
+    sig, err = band_energies(x_hat, x, sample_rate, edges, n_fft)
+    return (10 * torch.log10((sig + 1e-12) / (err + 1e-12))).float()
 
 # %% ../nbs/03_losses.ipynb #9ea7d98d
 class STFTDiscriminator(nn.Module):

@@ -25,7 +25,7 @@ from .mmd import IndependenceLoss
 from .quantize import STREAMS
 from .runs import (all_reduce_grads, log_row, pick_device, ranks_identical, read_metrics, rotate_checkpoints,
                             setup_distributed, start_run, state_fingerprint, truncate_log)
-from .losses import (MEL_BANDS, Balancer, MelDistance, band_ser, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
+from .losses import (MEL_BANDS, Balancer, MelDistance, band_energies, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
 # %% auto #0
@@ -198,7 +198,7 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
     was = codec.training; codec.eval()
     mel = MelDistance(codec.config.sample_rate).to(device)
     idx = _spread(len(clips), max_clips)
-    acc = {k: [] for k in ('snr', 'mel', 'ser', 'codes', 'inputs', 'residuals')}
+    acc = {k: [] for k in ('snr', 'mel', 'band_sig', 'band_err', 'codes', 'inputs', 'residuals')}
     where = []    # (file, offset in s) of each clip
     for i in range(0, len(idx), batch_size):
         items = [clips[j] for j in idx[i:i + batch_size]]
@@ -206,17 +206,26 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
         wav = torch.stack([it['wav'] for it in items]).to(device)
         out = codec(wav)
         acc['snr'].append(si_snr(out.wav_hat, wav)); acc['mel'].append(mel(out.wav_hat, wav)); acc['codes'].append(out.codes.cpu())
-        acc['ser'].append(band_ser(out.wav_hat.cpu(), wav.cpu(), codec.config.sample_rate, SER_BANDS_HZ).mean(1))   # [B, bands], channels averaged
+        # band energies [B, bands] (channels summed); a clip whose reconstruction is not finite gets NaN, not an error
+        sig = torch.full((len(wav), len(SER_BANDS_HZ) - 1), math.nan, dtype=torch.float64); err = sig.clone()
+        ok = torch.isfinite(out.wav_hat).flatten(1).all(1).cpu()
+        if ok.any():
+            s, e = band_energies(out.wav_hat[ok].cpu(), wav[ok].cpu(), codec.config.sample_rate, SER_BANDS_HZ)
+            sig[ok], err[ok] = s.sum(1), e.sum(1)
+        acc['band_sig'].append(sig); acc['band_err'].append(err)
         if streams: acc['inputs'].append(out.inputs.cpu()); acc['residuals'].append(out.residuals.cpu())
     codec.train(was)
-    return {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx), where=where)
+    out = {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx), where=where)
+    out['ser'] = (10 * torch.log10((out['band_sig'] + 1e-12) / (out['band_err'] + 1e-12))).float()   # per clip, dB
+    return out
 
 def _recon_metrics(p: dict, bins: int) -> dict:
     from mmd_music.quantize import code_stats
     perplexity, usage = code_stats(p['codes'], bins)
-    # band SER: the median over clips, since a clip nearly silent in a band gives an extreme ratio there
+    # band SER: the median over clips (the lower middle value for an even count), since a clip nearly silent in a band
+    # gives an extreme ratio there; clips whose reconstruction was not finite are left out
     return dict(si_snr=float(p['snr'].mean()), mel_distance=float(p['mel'].mean()), clips=p['clips'],
-                band_ser_db=[round(float(v), 3) for v in p['ser'].median(0).values], usage=[round(float(u), 4) for u in usage],
+                band_ser_db=[round(float(v), 3) for v in p['ser'].nanmedian(0).values], usage=[round(float(u), 4) for u in usage],
                 perplexity=[round(float(x), 2) for x in perplexity])
 
 def validate(codec: Codec, clips: AudioClips, device, batch_size: int = 16, max_clips: int | None = None) -> dict:
@@ -394,6 +403,8 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
     res.update(si_snr_per_clip=[round(float(v), 4) for v in p['snr']], mel_distance_per_clip=[round(float(v), 5) for v in p['mel']],
                band_ser_bands_hz=[codec.config.sample_rate / 2 if e is None else e for e in SER_BANDS_HZ],
                band_ser_per_clip=[[round(float(v), 3) for v in row] for row in p['ser']],
+               band_signal_per_clip=[[float(f"{v:.6g}") for v in row] for row in p['band_sig'].tolist()],
+               band_error_per_clip=[[float(f"{v:.6g}") for v in row] for row in p['band_err'].tolist()],
                clip_file=group.tolist(), files=len(files),
                clips_key=hashlib.sha1('|'.join(f"{f}@{o:.3f}" for f, o in p['where']).encode()).hexdigest())
     K, T = codes.shape[1:]

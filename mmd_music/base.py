@@ -31,7 +31,7 @@ __all__ = ['SUMMARY_KEYS', 'DEMO_CAPTIONS', 'summarise', 'thin_metrics', 'write_
            'base_models_table', 'run_demo', 'demo_report']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
-SUMMARY_KEYS = ('si_snr', 'mel_distance', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
+SUMMARY_KEYS = ('si_snr', 'mel_distance', 'band_ser_db', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
                 'total_correlation_low', 'total_correlation_high', 'total_correlation_plugin', 'total_correlation_delay',
                 'mean_pairwise_mi', 'mean_pairwise_mi_excess', 'bitrate_kbps', 'entropy_bitrate_kbps')
 

@@ -326,7 +326,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
                 d_loss = discriminator_hinge_loss([o[0] for o in disc(wav)], [o[0] for o in disc(wav_hat.detach())])
             opt_d.zero_grad(set_to_none=True); d_loss.backward()
             if world > 1: all_reduce_grads(disc, world)
-            opt_d.step(); logs['d_loss'] = float(d_loss)
+            opt_d.step(); logs['d_loss'] = d_loss.item()
         losses = {'l1': l1(wav_hat, wav), 'msspec': msspec(wav_hat, wav)}
         if adversarial:    # generator terms; the discriminator is frozen for this backward
             for p in disc.parameters(): p.requires_grad_(False)

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 # %% auto #0
-__all__ = ['MEL_BANDS', 'MultiScaleMelLoss', 'si_snr', 'MelDistance', 'band_energies', 'band_ser', 'STFTDiscriminator',
+__all__ = ['MEL_BANDS', 'MultiScaleMelLoss', 'si_snr', 'MelDistance', 'band_energies', 'ser_db', 'band_ser', 'STFTDiscriminator',
            'MultiScaleSTFTDiscriminator', 'discriminator_hinge_loss', 'generator_hinge_loss', 'feature_matching_loss',
            'Balancer']
 
@@ -82,11 +82,14 @@ def band_energies(x_hat: torch.Tensor, x: torch.Tensor, sample_rate: int, edges=
     shape = (*x.shape[:-1], len(edges) - 1)
     return torch.stack(sig, -1).reshape(shape), torch.stack(err, -1).reshape(shape)
 
+def ser_db(signal: torch.Tensor, error: torch.Tensor) -> torch.Tensor:
+    "Signal-to-error ratio in dB (float32) of energies `signal` and `error` (equal shapes), floored so silence stays finite."
+    return (10 * torch.log10((signal + 1e-12) / (error + 1e-12))).float()
+
 def band_ser(x_hat: torch.Tensor, x: torch.Tensor, sample_rate: int, edges=(0, 1000, 4000, None), n_fft: int = 2048) -> torch.Tensor:
     """Magnitude-spectrogram signal-to-error ratio in dB per band, `[..., len(edges) - 1]`, of `x_hat` against `x`
     (`[..., L]`, equal shapes; channels are separate items). `edges` in Hz, increasing; None is the Nyquist frequency."""
-    sig, err = band_energies(x_hat, x, sample_rate, edges, n_fft)
-    return (10 * torch.log10((sig + 1e-12) / (err + 1e-12))).float()
+    return ser_db(*band_energies(x_hat, x, sample_rate, edges, n_fft))
 
 # %% ../nbs/03_losses.ipynb #9ea7d98d
 class STFTDiscriminator(nn.Module):

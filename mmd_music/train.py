@@ -25,7 +25,7 @@ from .mmd import IndependenceLoss
 from .quantize import STREAMS
 from .runs import (all_reduce_grads, log_row, pick_device, ranks_identical, read_metrics, rotate_checkpoints,
                             setup_distributed, start_run, state_fingerprint, truncate_log)
-from .losses import (MEL_BANDS, Balancer, MelDistance, band_energies, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
+from .losses import (MEL_BANDS, Balancer, MelDistance, band_energies, ser_db, MultiScaleMelLoss, MultiScaleSTFTDiscriminator, discriminator_hinge_loss,
                               feature_matching_loss, generator_hinge_loss, si_snr)
 
 # %% auto #0
@@ -216,7 +216,7 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
         if streams: acc['inputs'].append(out.inputs.cpu()); acc['residuals'].append(out.residuals.cpu())
     codec.train(was)
     out = {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx), where=where)
-    out['ser'] = (10 * torch.log10((out['band_sig'] + 1e-12) / (out['band_err'] + 1e-12))).float()   # per clip, dB
+    out['ser'] = ser_db(out['band_sig'], out['band_err'])   # per clip, dB
     return out
 
 def _recon_metrics(p: dict, bins: int) -> dict:

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from .mmd import MultiScaleGaussian, _gram_terms, as_clips, check_rows, clip_product, dhsic_terms, frame_product, independence_mmd2, make_kernel, standardize
 
 # %% auto #0
-__all__ = ['COUNT_LAMBDAS', 'COUNT_DISCOUNTS', 'entropy_mm', 'pairwise_mi', 'total_correlation', 'pairwise_mi_null', 'bootstrap',
-           't_quantile', 'jackknife_se', 'FrameModel', 'frame_rows', 'fit_frame_model', 'CountChain',
-           'model_total_correlation', 'chain_codes', 'chain_total_correlation', 'tc_accuracy',
+__all__ = ['COUNT_LAMBDAS', 'COUNT_DISCOUNTS', 'JOINT_MODELS', 'entropy_mm', 'pairwise_mi', 'total_correlation',
+           'pairwise_mi_null', 'bootstrap', 't_quantile', 'jackknife_se', 'FrameModel', 'frame_rows', 'fit_frame_model',
+           'CountChain', 'model_total_correlation', 'chain_codes', 'chain_total_correlation', 'tc_accuracy',
            'gaussian_total_correlation', 'repair_clips', 'independence_test']
 
 # %% ../nbs/05_dependence.ipynb #cedbff47
@@ -265,11 +265,14 @@ def _mm_entropies(counts: torch.Tensor) -> torch.Tensor:
 COUNT_LAMBDAS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 COUNT_DISCOUNTS = (0.25, 0.5, 0.75, 0.9, 0.97)
 
-def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15):
+JOINT_MODELS = ('best', 'counts', 'network')
+
+def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15, joint: str = 'best'):
     """Of the network (`fit_frame_model`) and `CountChain` smoothed by each of `COUNT_LAMBDAS` (added counts) and
     `COUNT_DISCOUNTS` (absolute discounting), the one with the lowest NLL on the clips the network holds out to stop
-    (the same split); the counts are then taken over all of `codes`."""
-    net = fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
+    (the same split); the counts are then taken over all of `codes`. `joint='counts'` or `'network'` fits that kind only
+    (the network's fit takes hours at 2048 codes and a million frames, where the counts alone take seconds)."""
+    if joint == 'network': return fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
     order = torch.randperm(codes.shape[0], generator=torch.Generator().manual_seed(seed))     # fit_frame_model's split
     n_hold = max(1, round(valid_fraction * codes.shape[0]))
     fit, hold = codes[order[n_hold:]], codes[order[:n_hold]]
@@ -277,21 +280,23 @@ def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15):
     grid = [(lam, 0.0) for lam in COUNT_LAMBDAS] + [(0.0, d) for d in COUNT_DISCOUNTS]
     scores = {s: float(_scored(counted.smoothed(*s), hold).mean()) for s in grid}
     best = min(scores, key=scores.get)
+    if joint == 'counts': return CountChain(codes, bins, *best)
+    net = fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
     return CountChain(codes, bins, *best) if scores[best] < float(_scored(net, hold).mean()) else net
 
 def _described(model) -> str:
     "What a fitted joint model is, for the record."
     return f"counts (lam {model.lam:g}, discount {model.discount:g})" if isinstance(model, CountChain) else 'network'
 
-def _fit_pair(codes, bins, past, seed, fit_kw) -> dict:
+def _fit_pair(codes, bins, past, seed, fit_kw, joint: str = 'best') -> dict:
     "The autoregressive model (True), and with `past`, the product model (False) that starts it."
-    if past == 0: return {True: _best_joint_model(codes, bins, seed, fit_kw)}
+    if past == 0: return {True: _best_joint_model(codes, bins, seed, fit_kw, joint=joint)}
     product = fit_frame_model(codes, bins, past, False, seed=seed, **fit_kw)
     return {False: product, True: fit_frame_model(codes, bins, past, True, seed=seed, start=product, **fit_kw)}
 
 def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: int = 0, fit_codes: torch.Tensor | None = None,
                             folds: int = 2, n_groups: int = 20, level: float = 0.95, seed: int = 0, groups: torch.Tensor | None = None,
-                            **fit_kw) -> dict:
+                            joint: str = 'best', **fit_kw) -> dict:
     """Total correlation (nats) of the K codebooks of `codes` `[B, K, T]`, by a model: the Miller–Madow marginal entropies
     minus the held-out cross-entropy of a model of one frame's codes (an autoregressive `FrameModel` or a `CountChain`,
     whichever scores better on held-out clips of the fitting data), a lower bound on the
@@ -304,8 +309,11 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
     clip) leaves out together the clips that are not independent, such as the clips of one recording; without it,
     `n_groups` random groups. It covers which clips were scored, not the models' fitting noise. The leave-group-out
     values are returned under 'jackknife' and the models used under 'models': two codecs measured on the same clips
-    with the same groups can be compared pair-wise."""
+    with the same groups can be compared pair-wise. `joint` ('best', 'counts', 'network'; `past` = 0 only for the
+    latter two) restricts the joint model to one kind."""
     _check_codes(codes)
+    if joint not in JOINT_MODELS: raise ValueError(f"unknown joint model {joint!r}; choose from {JOINT_MODELS}")
+    if past and joint != 'best': raise ValueError(f"joint={joint!r} needs past=0: given the past, the model is always the network")
     B, K, T = codes.shape
     bins = bins or int(codes.max()) + 1
     if fit_codes is None and B < 2 * folds: raise ValueError(f"cross-fitting over {folds} folds needs at least {2 * folds} clips, got {B}")
@@ -318,14 +326,14 @@ def model_total_correlation(codes: torch.Tensor, bins: int | None = None, past: 
     nll = {a: torch.zeros(B, T - past, dtype=torch.float64) for a in kinds}
     models = []
     if fit_codes is not None:
-        fitted = _fit_pair(fit_codes, bins, past, seed, fit_kw)
+        fitted = _fit_pair(fit_codes, bins, past, seed, fit_kw, joint)
         for a in kinds: nll[a] = _scored(fitted[a], codes)
         models.append(_described(fitted[True]))
     else:
         parts = torch.randperm(B, generator=torch.Generator().manual_seed(seed)).chunk(folds)
         for i, held in enumerate(parts):
             rest = torch.cat([p for j, p in enumerate(parts) if j != i])
-            fitted = _fit_pair(codes[rest], bins, past, seed + i, fit_kw)
+            fitted = _fit_pair(codes[rest], bins, past, seed + i, fit_kw, joint)
             for a in kinds: nll[a][held] = _scored(fitted[a], codes[held])
             models.append(_described(fitted[True]))
     cell = (torch.arange(B)[:, None, None] * K + torch.arange(K)[None, :, None]) * bins + codes[:, :, past:]   # (clip, codebook, code)
@@ -366,9 +374,10 @@ def chain_total_correlation(K: int, bins: int, alpha: float) -> float:
     h = -a * math.log(a) - (bins - 1) * b * math.log(b) if b > 0 else -a * math.log(a)
     return (K - 1) * (math.log(bins) - h)
 
-def tc_accuracy(configs, K: int = 4, T: int = 100, alpha: float = 0.5, seed: int = 0, path=None) -> list[dict]:
+def tc_accuracy(configs, K: int = 4, T: int = 100, alpha: float = 0.5, seed: int = 0, path=None, joint: str = 'best') -> list[dict]:
     """The model-based and the plug-in total correlation against the truth on `chain_codes`, for `configs` of
-    (bins, frames) or (bins, frames, folds) (cross-fitting folds, 2 by default); rows written to `path` (JSON) when given."""
+    (bins, frames) or (bins, frames, folds) (cross-fitting folds, 2 by default), with the joint model `joint`
+    (`model_total_correlation`); rows written to `path` (JSON) when given."""
     import json, time
     from pathlib import Path
     rows = []
@@ -376,12 +385,12 @@ def tc_accuracy(configs, K: int = 4, T: int = 100, alpha: float = 0.5, seed: int
         folds = more[0] if more else 2
         codes = chain_codes(frames // T, T, K, bins, alpha, seed)
         t0 = time.perf_counter()
-        m = model_total_correlation(codes, bins, folds=folds, seed=seed)
+        m = model_total_correlation(codes, bins, folds=folds, seed=seed, joint=joint)
         rows.append(dict(bins=bins, frames=frames, folds=folds, alpha=alpha, truth=chain_total_correlation(K, bins, alpha),
-                         plugin=total_correlation(codes, bins, warn=False)['tc'], model=m['tc'], low=m['low'], high=m['high'], models=m['models'],
+                         plugin=total_correlation(codes, bins, warn=False)['tc'], model=m['tc'], low=m['low'], high=m['high'], models=m['models'], joint=joint,
                          seconds=round(time.perf_counter() - t0, 1)))
         r = rows[-1]
-        print(f"{K} x {bins:4d}, {frames:8d} frames, {folds} folds: truth {r['truth']:.3f}  plug-in {r['plugin']:.3f}  "
+        print(f"{K} x {bins:4d}, {frames:8d} frames, {folds} folds, joint model {joint}: truth {r['truth']:.3f}  plug-in {r['plugin']:.3f}  "
               f"model {r['model']:.3f} [{r['low']:.3f}, {r['high']:.3f}]  ({r['seconds']} s)", flush=True)
         if path: Path(path).write_text(json.dumps(rows, indent=1))
     return rows

@@ -193,8 +193,10 @@ def _spread(total: int, n: int | None) -> list[int]:
 SER_BANDS_HZ = (0, 1000, 4000, None)   # band_ser's bands in the evaluations (None: the Nyquist frequency)
 
 @torch.no_grad()
-def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_clips: int | None, streams: bool = False) -> dict:
-    "One pass of `codec` (eval mode) over spread clips: SI-SNR, mel distance, band SER, codes (and streams, on the CPU)."
+def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_clips: int | None, streams: bool = False,
+               quantize: bool = True) -> dict:
+    """One pass of `codec` (eval mode) over spread clips: SI-SNR, mel distance, band SER, codes (and streams, on the CPU);
+    with `quantize=False`, of the auto-encoder alone (the continuous latent decoded): no codes, no streams."""
     was = codec.training; codec.eval()
     mel = MelDistance(codec.config.sample_rate).to(device)
     idx = _spread(len(clips), max_clips)
@@ -204,8 +206,9 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
         items = [clips[j] for j in idx[i:i + batch_size]]
         where += [(it.get('path', ''), float(it.get('offset', 0.0))) for it in items]
         wav = torch.stack([it['wav'] for it in items]).to(device)
-        out = codec(wav)
-        acc['snr'].append(si_snr(out.wav_hat, wav)); acc['mel'].append(mel(out.wav_hat, wav)); acc['codes'].append(out.codes.cpu())
+        out = codec(wav, quantize=quantize)
+        acc['snr'].append(si_snr(out.wav_hat, wav)); acc['mel'].append(mel(out.wav_hat, wav))
+        if quantize: acc['codes'].append(out.codes.cpu())
         # band energies [B, bands] (channels summed); a clip whose reconstruction is not finite gets NaN, not an error
         sig = torch.full((len(wav), len(SER_BANDS_HZ) - 1), math.nan, dtype=torch.float64); err = sig.clone()
         ok = torch.isfinite(out.wav_hat).flatten(1).all(1).cpu()
@@ -213,7 +216,7 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
             s, e = band_energies(out.wav_hat[ok].cpu(), wav[ok].cpu(), codec.config.sample_rate, SER_BANDS_HZ)
             sig[ok], err[ok] = s.sum(1), e.sum(1)
         acc['band_sig'].append(sig); acc['band_err'].append(err)
-        if streams: acc['inputs'].append(out.inputs.cpu()); acc['residuals'].append(out.residuals.cpu())
+        if streams and quantize: acc['inputs'].append(out.inputs.cpu()); acc['residuals'].append(out.residuals.cpu())
     codec.train(was)
     out = {k: torch.cat(v) for k, v in acc.items() if v} | dict(clips=len(idx), where=where)
     out['ser'] = ser_db(out['band_sig'], out['band_err'])   # per clip, dB
@@ -221,12 +224,13 @@ def _eval_pass(codec: Codec, clips: AudioClips, device, batch_size: int, max_cli
 
 def _recon_metrics(p: dict, bins: int) -> dict:
     from mmd_music.quantize import code_stats
-    perplexity, usage = code_stats(p['codes'], bins)
     # band SER: the median over clips (the lower middle value for an even count), since a clip nearly silent in a band
     # gives an extreme ratio there; clips whose reconstruction was not finite are left out
-    return dict(si_snr=float(p['snr'].mean()), mel_distance=float(p['mel'].mean()), clips=p['clips'],
-                band_ser_db=[round(float(v), 3) for v in p['ser'].nanmedian(0).values], usage=[round(float(u), 4) for u in usage],
-                perplexity=[round(float(x), 2) for x in perplexity])
+    out = dict(si_snr=float(p['snr'].mean()), mel_distance=float(p['mel'].mean()), clips=p['clips'],
+               band_ser_db=[round(float(v), 3) for v in p['ser'].nanmedian(0).values])
+    if 'codes' not in p: return out       # the auto-encoder alone: no codes to count
+    perplexity, usage = code_stats(p['codes'], bins)
+    return out | dict(usage=[round(float(u), 4) for u in usage], perplexity=[round(float(x), 2) for x in perplexity])
 
 def validate(codec: Codec, clips: AudioClips, device, batch_size: int = 16, max_clips: int | None = None) -> dict:
     "Reconstruction metrics of `codec` on `clips` (eval mode, no codebook update)."
@@ -302,11 +306,14 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
     def evaluate():
         nonlocal last_eval
         if rank == 0:
-            # reconstruction and the codebooks' dependence (TC, MI, Gaussian TC), so a run's log shows both over steps
-            last_eval = evaluate_codec(codec, valid, device, max_clips=cfg.eval_clips)
-            log_row(run_dir, dict(step=step, event='valid', **last_eval))
-            bar.write(f"step {step}: valid SI-SNR {last_eval['si_snr']:.2f} dB, mel distance {last_eval['mel_distance']:.3f}, "
-                      f"TC {last_eval['total_correlation']:.3f} nats, usage {last_eval['usage']}", file=sys.stderr)
+            # reconstruction and the codebooks' dependence (TC, MI, Gaussian TC), so a run's log shows both over steps;
+            # before the codebooks exist, the auto-encoder alone, logged apart ('valid_autoencoder') so curves do not mix
+            q = codec.quantizer.initialized
+            last_eval = evaluate_codec(codec, valid, device, max_clips=cfg.eval_clips, quantize=q)
+            log_row(run_dir, dict(step=step, event='valid' if q else 'valid_autoencoder', **last_eval))
+            bar.write(f"step {step}: valid SI-SNR {last_eval['si_snr']:.2f} dB, mel distance {last_eval['mel_distance']:.3f}"
+                      + (f", TC {last_eval['total_correlation']:.3f} nats, usage {last_eval['usage']}" if q else ' (auto-encoder, no codebooks yet)'),
+                      file=sys.stderr)
         if world > 1: dist.barrier()
 
     codec.train(); disc.train()
@@ -358,7 +365,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
             if quantize: row.update(perplexity=[round(float(p), 1) for p in out.perplexity], usage=[round(float(u), 3) for u in out.usage])
             log_row(run_dir, row)
             bar.set_postfix(l1=row['l1'], msspec=row['msspec'], **({'adv': row['adv']} if 'adv' in row else {}))
-        if (step % cfg.eval_every == 0 or step == end) and codec.quantizer.initialized: evaluate()
+        if step % cfg.eval_every == 0 or step == end: evaluate()
         if step % cfg.checkpoint_every == 0 or step == end:
             if rank == 0: _save(run_dir, cfg, codec, disc, opt_g, opt_d, balancer, independence, step, cfg.keep_checkpoints)
             if world > 1: dist.barrier()
@@ -389,13 +396,15 @@ def write_examples(codec: Codec, clips: AudioClips, folder, step: int, n: int = 
 
 # %% ../nbs/09_train.ipynb #623a4c3a
 def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: int = 16, max_clips: int | None = None,
-                   return_codes: bool = False) -> dict:
-    "Reconstruction and codebook-dependence measures of `codec` on `clips` (eval mode), from one pass over the clips; with `return_codes`, also the codes `[B, K, T]` under 'codes'."
+                   return_codes: bool = False, quantize: bool = True) -> dict:
+    """Reconstruction and codebook-dependence measures of `codec` on `clips` (eval mode), from one pass over the clips; with
+    `return_codes`, also the codes `[B, K, T]` under 'codes'. With `quantize=False`, the reconstruction measures of the
+    auto-encoder alone (the continuous latent decoded, as in the quantizer warm-up), per clip too: no code measures."""
     from mmd_music.dependence import gaussian_total_correlation, model_total_correlation, pairwise_mi, pairwise_mi_null, total_correlation
     from mmd_music.mmd import group_rows
     from mmd_music.patterns import make_pattern
-    p = _eval_pass(codec, clips, device, batch_size, max_clips, streams=True)
-    res, codes = _recon_metrics(p, codec.config.bins), p['codes']
+    p = _eval_pass(codec, clips, device, batch_size, max_clips, streams=True, quantize=quantize)
+    res, codes = _recon_metrics(p, codec.config.bins), p.get('codes')
     # for paired comparisons: per-clip figures, each clip's file (clips of one file are not independent: intervals
     # leave whole files out), and a key of the clips measured
     files = sorted({f for f, _ in p['where']})
@@ -407,6 +416,7 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
                band_error_per_clip=[[float(f"{v:.6g}") for v in row] for row in p['band_err'].tolist()],
                clip_file=group.tolist(), files=len(files),
                clips_key=hashlib.sha1('|'.join(f"{f}@{o:.3f}" for f, o in p['where']).encode()).hexdigest())
+    if not quantize: return res
     K, T = codes.shape[1:]
     bins, pairs = codec.config.bins, [(k, l) for k in range(K) for l in range(k + 1, K)]
     off = lambda m: sum(float(m[k, l]) for k, l in pairs) / len(pairs)

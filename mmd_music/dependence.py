@@ -272,6 +272,7 @@ def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15, j
     `COUNT_DISCOUNTS` (absolute discounting), the one with the lowest NLL on the clips the network holds out to stop
     (the same split); the counts are then taken over all of `codes`. `joint='counts'` or `'network'` fits that kind only
     (the network's fit takes hours at 2048 codes and a million frames, where the counts alone take seconds)."""
+    if codes.shape[0] < 2: raise ValueError("fitting a joint model needs at least 2 clips (some are held out to choose it)")
     if joint == 'network': return fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
     order = torch.randperm(codes.shape[0], generator=torch.Generator().manual_seed(seed))     # fit_frame_model's split
     n_hold = max(1, round(valid_fraction * codes.shape[0]))

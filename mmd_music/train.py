@@ -94,6 +94,7 @@ class CodecTrainConfig:
     disc_filters: int = 32
     disc_n_ffts: tuple = (1024, 2048, 512, 256, 128)
     adversarial_start: int = 0           # steps before the discriminator is used
+    disc_lr: float | None = None         # the discriminator's learning rate (None: `lr`); a small one learns slowly at `lr`
     quantizer_warmup: int = 0            # steps trained as a plain auto-encoder before k-means initialises the codebooks
     init_from: str = ''                  # a codec checkpoint or run to start from (weights and codebooks; fresh optimizer)
     kmeans_batches: int = 16             # batches whose latents initialise the codebooks
@@ -281,7 +282,7 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
         codec.load_state_dict(start.state_dict())
     disc = MultiScaleSTFTDiscriminator(c.channels, cfg.disc_filters, cfg.disc_n_ffts).to(device)
     opt_g = torch.optim.Adam(codec.parameters(), cfg.lr, betas=tuple(cfg.betas))
-    opt_d = torch.optim.Adam(disc.parameters(), cfg.lr, betas=tuple(cfg.betas))
+    opt_d = torch.optim.Adam(disc.parameters(), cfg.disc_lr or cfg.lr, betas=tuple(cfg.betas))
     balancer = Balancer({k: v for k, v in cfg.weights.items()}, cfg.balancer_total_norm, cfg.balancer_ema)
     msspec, l1 = MultiScaleMelLoss(c.sample_rate, bands=cfg.msspec_bands).to(device), F.l1_loss
     M = cfg.mmd

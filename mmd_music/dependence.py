@@ -281,9 +281,10 @@ def _best_joint_model(codes, bins, seed, fit_kw, valid_fraction: float = 0.15, j
     grid = [(lam, 0.0) for lam in COUNT_LAMBDAS] + [(0.0, d) for d in COUNT_DISCOUNTS]
     scores = {s: float(_scored(counted.smoothed(*s), hold).mean()) for s in grid}
     best = min(scores, key=scores.get)
-    if joint == 'counts': return CountChain(codes, bins, *best)
-    net = fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
-    return CountChain(codes, bins, *best) if scores[best] < float(_scored(net, hold).mean()) else net
+    if joint == 'best':
+        net = fit_frame_model(codes, bins, 0, True, seed=seed, valid_fraction=valid_fraction, **fit_kw)
+        if scores[best] >= float(_scored(net, hold).mean()): return net
+    return CountChain(codes, bins, *best)
 
 def _described(model) -> str:
     "What a fitted joint model is, for the record."

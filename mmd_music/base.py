@@ -304,8 +304,8 @@ def base_models_table(results_dir='results') -> str:
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/14_base_models.ipynb #32c226e7
-DEMO_CAPTIONS = ('Orchestral game music, "Heroic March" from the soundtrack of Battle for Wesnoth',
-                 'Electronic game music, "Night Drive" from the soundtrack of FreedroidRPG',
+DEMO_CAPTIONS = ('Orchestral game music from the soundtrack of Battle for Wesnoth',
+                 'Electronic game music from the soundtrack of FreedroidRPG',
                  'String quartet movement by Joseph Haydn, played by a string quartet, moderate tempo around 100 bpm, in G major.')
 
 def _rms(wav: torch.Tensor) -> float: return round(float(wav.float().pow(2).mean().sqrt()), 4)

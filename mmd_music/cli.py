@@ -24,7 +24,8 @@ def format_corpus_stats(info: dict) -> str:
     s, source = info['stats'], info.get('config', {}).get('source', 'rendered')
     top = lambda d, n=8: ', '.join(f"{k} {v}" for k, v in list(d.items())[:n])
     parts = lambda d: ', '.join(f"{k} {v['files']} files / {v['hours']:.2f} h" for k, v in d.items())
-    built = f"built in: {info.get('build_seconds', '?')} s{'  (reused)' if info.get('reused') else ''}"
+    reused = f"  (reused, {info['recaptioned']} captions rewritten)" if info.get('recaptioned') else '  (reused)' if info.get('reused') else ''
+    built = f"built in: {info.get('build_seconds', '?')} s{reused}"
     if source == 'debian':
         return '\n'.join([f"files: {s['files']}   hours: {s['hours']:.3f}   {built}", f"packages: {parts(s['packages'])}",
                           f"genres: {parts(s['genres'])}", f"sample rates: {s['sample_rates']}",

@@ -59,7 +59,8 @@ def encode_file(codec: Codec, path, device='cpu', chunk_seconds: float = 30.0, w
 def extract_codes(codec: Codec, data, out, valid_fraction: float = 0.05, test_fraction: float = 0.05,
                   splits=('train', 'valid', 'test'), device='cpu', progress: bool = True) -> dict:
     """Encode every file of `splits` of `data` into `out/{split}.safetensors|json`. A cache made by the same codec with the
-    same settings is reused; one made by another codec or with other settings is refused (never overwritten)."""
+    same settings is reused (with the manifest's current captions); one made by another codec or with other settings is
+    refused (never overwritten)."""
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     fp = codec_fingerprint(codec)
     files, skipped = index_audio(data, valid_fraction, test_fraction)
@@ -79,7 +80,13 @@ def extract_codes(codec: Codec, data, out, valid_fraction: float = 0.05, test_fr
                                      f"({fp}); choose another code folder")
             differ = sorted(k for k in meta if k != 'files' and old.get(k) != meta[k])
             if differ: raise CodeCacheError(f"{out}: a code cache made with other settings ({', '.join(differ)}); choose another code folder")
-            if (out / f'{split}.safetensors').exists(): meta_all[split] = old; continue
+            if (out / f'{split}.safetensors').exists():
+                # captions are the manifest's, not the codec's: a corpus recaptioned since keeps its codes, gets its new captions
+                texts = {f.relpath: f.text for f in todo}
+                if any(texts.get(f['path'], f['text']) != f['text'] for f in old['files']):
+                    old['files'] = [f | dict(text=texts.get(f['path'], f['text'])) for f in old['files']]
+                    _atomic_write(js, lambda p: p.write_text(json.dumps(old, indent=1)))
+                meta_all[split] = old; continue
         codes, chroma, offsets = [], [], [0]
         for f in tqdm(todo, desc=f'codes ({split})', disable=not progress):
             try: c, pc = encode_file(codec, f.path, device, with_chroma=True)

@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 from .audio import AudioError, _walk_audio, save_audio, normalize_loudness, rms_db
 
 # %% auto #0
-__all__ = ['CATEGORIES', 'ENSEMBLES', 'SOLO', 'SOUNDTRACKS', 'Category', 'program_name', 'assign_programs', 'tempo_word',
-           'make_caption', 'candidate_pieces', 'RenderSkip', 'default_soundfont', 'RenderSettings', 'render_piece',
-           'CorpusError', 'PieceTimeout', 'corpus_stats', 'build_corpus', 'Soundtrack', 'track_title',
+__all__ = ['CATEGORIES', 'ENSEMBLES', 'SOLO', 'CAPTIONS', 'SOUNDTRACKS', 'Category', 'program_name', 'assign_programs',
+           'tempo_word', 'make_caption', 'candidate_pieces', 'RenderSkip', 'default_soundfont', 'RenderSettings',
+           'render_piece', 'CorpusError', 'PieceTimeout', 'corpus_stats', 'build_corpus', 'Soundtrack', 'track_title',
            'soundtrack_caption', 'soundtrack_folders', 'install_soundtracks', 'soundtrack_stats',
            'build_soundtrack_corpus', 'mix_corpora']
 
@@ -78,14 +78,17 @@ def assign_programs(n_parts: int, ensemble: tuple) -> list[int]:
 def tempo_word(bpm: float) -> str:
     return 'slow' if bpm < 66 else 'moderate' if bpm < 100 else 'lively' if bpm < 132 else 'fast'
 
+CAPTIONS = 2   # the caption recipe: 1 named the title, 2 describes the music only
+
 def make_caption(meta: dict) -> str:
-    "One English sentence describing a rendered piece from its manifest metadata."
+    "One English sentence describing a rendered piece from its manifest metadata (its title left out)."
     names = list(dict.fromkeys(meta['instruments']))
     who = meta['ensemble'] if meta['ensemble'] in SOLO else f"{meta['ensemble']} ({', '.join(names)})"
-    piece = f"{meta['kind']} \"{meta['title']}\"" if meta['title'] else meta['kind']
+    piece = meta['kind']
     by = 'a traditional ' + piece if meta['composer'] == 'traditional' else f"{piece} by {meta['composer']}"
     key = f", in {meta['key']}" if meta.get('key') else ''
-    s = f"{by}, played by {'a ' if meta['ensemble'] in SOLO else ''}{who}, {tempo_word(meta['tempo_bpm'])} tempo around {round(meta['tempo_bpm'])} bpm{key}."
+    article = ('an ' if who[0] in 'aeiou' else 'a ') if meta['ensemble'] in SOLO else ''
+    s = f"{by}, played by {article}{who}, {tempo_word(meta['tempo_bpm'])} tempo around {round(meta['tempo_bpm'])} bpm{key}."
     return s[0].upper() + s[1:]
 
 # %% ../nbs/00b_corpus.ipynb #c7e16022
@@ -296,16 +299,32 @@ def _write_atomic(path: Path, text: str):
     tmp.write_text(text, encoding='utf-8'); os.replace(tmp, path)
 
 # %% ../nbs/00b_corpus.ipynb #c0a1b2c3
-def _reused_corpus(out: Path, config: dict, force: bool, own=('audio', 'manifest.jsonl')) -> dict | None:
+def _recaptioned(out: Path, old: dict, config: dict, recaption) -> dict:
+    "Rewrite the captions of `out`'s manifest with `recaption(row)` (atomically; nothing else changes) and record `config`."
+    rows = [json.loads(l) for l in (out / 'manifest.jsonl').read_text(encoding='utf-8').splitlines() if l.strip()]
+    for r in rows: r['text'] = recaption(r)
+    _write_atomic(out / 'manifest.jsonl', ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))
+    info = old | dict(config=config)
+    _write_atomic(out / 'corpus.json', json.dumps(info, indent=1, ensure_ascii=False))
+    return info | dict(reused=True, recaptioned=len(rows))
+
+def _reused_corpus(out: Path, config: dict, force: bool, own=('audio', 'manifest.jsonl'), recaption=None) -> dict | None:
     """corpus.json of `out` when it was built with `config` (and its manifest exists); None when `out` is free to build in.
-    A corpus of other settings, or a folder holding anything but the names in `own`, is an error unless `force`."""
+    A corpus that differs only in its caption recipe is recaptioned in place by `recaption(row)` (a recipe absent from an
+    old corpus.json is recipe 1). A corpus of other settings, or a folder holding anything but the names in `own`, is an
+    error unless `force`."""
     done = out / 'corpus.json'
     if done.exists():
         try: old = json.loads(done.read_text())
         except json.JSONDecodeError: raise CorpusError(f"{done} is not valid JSON; remove the folder or pass force") from None
-        if old.get('config') == config and (out / 'manifest.jsonl').exists(): return old | dict(reused=True)
+        had = old.get('config', {})
+        if (out / 'manifest.jsonl').exists():
+            if had == config: return old | dict(reused=True)
+            but_captions = lambda c: {k: v for k, v in c.items() if k != 'captions'}
+            if recaption is not None and but_captions(had) == but_captions(config):
+                return _recaptioned(out, old, config, recaption)
         if not force:
-            diff = {k: (old.get('config', {}).get(k), v) for k, v in config.items() if old.get('config', {}).get(k) != v}
+            diff = {k: (had.get(k), v) for k, v in config.items() if had.get(k) != v}
             raise CorpusError(f"{out} holds a corpus built with other settings {diff} (old, new); "
                               f"use another folder or force=True (--force) to rebuild it")
         done.unlink()
@@ -318,9 +337,9 @@ def build_corpus(out, hours: float = 1.0, seed: int = 0, settings: RenderSetting
                  workers: int | None = None, force: bool = False, progress: bool = True) -> dict:
     "Render about `hours` of music into `out` (audio/ + manifest.jsonl + corpus.json); returns corpus.json's content."
     out = Path(out)
-    config = dict(hours=hours, seed=seed, settings=asdict(settings))
+    config = dict(hours=hours, seed=seed, settings=asdict(settings), captions=CAPTIONS)
     config['settings']['tempo_range'] = list(settings.tempo_range); config['settings']['transpose_range'] = list(settings.transpose_range)
-    if (old := _reused_corpus(out, config, force)) is not None: return old
+    if (old := _reused_corpus(out, config, force, recaption=make_caption)) is not None: return old
     done = out / 'corpus.json'
     _tinysoundfont()   # fail early and clearly if missing
     out.mkdir(parents=True, exist_ok=True)
@@ -378,9 +397,9 @@ def track_title(path) -> str:
     stem = re.sub(r'(?<=[a-z])(?=[A-Z])', ' ', Path(path).stem)
     return ' '.join(w.capitalize() if w.islower() else w for w in re.split(r'[\s_\-]+', stem) if w)
 
-def soundtrack_caption(track: str, game: str, genre: str) -> str:
-    "The caption of one soundtrack file."
-    return f'{genre.capitalize()} game music, "{track}" from the soundtrack of {game}'
+def soundtrack_caption(game: str, genre: str) -> str:
+    "The caption of a soundtrack file: its genre and game (its track title stays in the manifest's `title` field)."
+    return f'{genre.capitalize()} game music from the soundtrack of {game}'
 
 # %% ../nbs/00b_corpus.ipynb #7629df5a
 def soundtrack_folders(st: Soundtrack, root='/') -> list[Path]:
@@ -442,8 +461,8 @@ def build_soundtrack_corpus(out, soundtracks=SOUNDTRACKS, root='/', install: boo
     the hash of its bytes, so its split survives a change of path or package version. Returns corpus.json's content."""
     out, root = Path(out), Path(root)
     config = dict(source='debian', packages=[s.package for s in soundtracks], root=str(root), min_seconds=min_seconds,
-                  silence_db=silence_db, split_key='sha1')
-    if (old := _reused_corpus(out, config, force)) is not None: return old
+                  silence_db=silence_db, split_key='sha1', captions=CAPTIONS)
+    if (old := _reused_corpus(out, config, force, recaption=lambda r: soundtrack_caption(r['game'], r['genre']))) is not None: return old
     missing = [s.package for s in soundtracks if not soundtrack_folders(s, root)]
     if missing and install and root.resolve() == Path('/'):
         install_soundtracks(missing)
@@ -464,7 +483,7 @@ def build_soundtrack_corpus(out, soundtracks=SOUNDTRACKS, root='/', install: boo
             title = track_title(p)
             rows.append(dict(path=str(p.resolve()), **info, package=st.package, game=st.game, genre=st.genre, title=title,
                              source=f"debian:{st.package}", split_key=f"sha1:{info['sha1']}",
-                             text=soundtrack_caption(title, st.game, st.genre)))
+                             text=soundtrack_caption(st.game, st.genre)))
     if not rows: raise CorpusError(f"none of the {len(files)} music files of {' '.join(config['packages'])} could be used: {examples[:3]}")
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / 'manifest.jsonl', ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))
@@ -476,8 +495,8 @@ def build_soundtrack_corpus(out, soundtracks=SOUNDTRACKS, root='/', install: boo
 def mix_corpora(out, sources, force: bool = False) -> dict:
     """One manifest over several corpora (`sources`: corpus folders or their manifests), written to `out`. Each row keeps
     its metadata, gets an absolute path, and keeps its split key (the path relative to its own corpus, or the key it
-    carries), so a file falls in the same split in the mix as in its own corpus. A source rebuilt since the mix was
-    written makes it stale (the mix records a hash of each source manifest). Returns corpus.json's content."""
+    carries), so a file falls in the same split in the mix as in its own corpus. The mix records a hash of each source
+    manifest: a source rebuilt or recaptioned since is mixed again. Returns corpus.json's content."""
     out = Path(out)
     manifests = [Path(s) / 'manifest.jsonl' if Path(s).is_dir() else Path(s) for s in sources]
     for m in manifests:
@@ -486,6 +505,10 @@ def mix_corpora(out, sources, force: bool = False) -> dict:
     config = dict(source='mixed', sources=[str(m.resolve()) for m in manifests],
                   manifests_sha1=[hashlib.sha1(m.read_bytes()).hexdigest() for m in manifests])
     inside = [m.parent.name for m in manifests if m.parent.resolve().parent == out.resolve()]   # corpora built in `out`
+    try: had = json.loads((out / 'corpus.json').read_text()).get('config', {})
+    except (OSError, json.JSONDecodeError): had = {}
+    if had.get('source') == 'mixed' and had.get('sources') == config['sources'] and had != config:
+        (out / 'corpus.json').unlink()    # a source rebuilt or recaptioned since: the mix holds nothing of its own, so mix again
     if (old := _reused_corpus(out, config, force, ('manifest.jsonl', *inside))) is not None: return old
     rows, parts = [], {}
     for m in manifests:

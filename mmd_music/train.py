@@ -95,6 +95,7 @@ class CodecTrainConfig:
     disc_n_ffts: tuple = (1024, 2048, 512, 256, 128)
     adversarial_start: int = 0           # steps before the discriminator is used
     disc_lr: float | None = None         # the discriminator's learning rate (None: `lr`); a small one learns slowly at `lr`
+    disc_warmup: int = 0                 # steps before `adversarial_start` in which only the discriminator learns
     quantizer_warmup: int = 0            # steps trained as a plain auto-encoder before k-means initialises the codebooks
     init_from: str = ''                  # a codec checkpoint or run to start from (weights and codebooks; fresh optimizer)
     kmeans_batches: int = 16             # batches whose latents initialise the codebooks
@@ -327,9 +328,10 @@ def train_codec(cfg: CodecTrainConfig, run_dir, resume: bool = False, max_steps:
         wav = next(it)['wav'].to(device, non_blocking=True)
         with amp: out = model(wav, quantize=quantize)
         wav_hat = out.wav_hat.float()
-        adversarial = step >= cfg.adversarial_start and (cfg.weights.get('adv', 0) > 0 or cfg.weights.get('feat', 0) > 0)
+        uses_disc = cfg.weights.get('adv', 0) > 0 or cfg.weights.get('feat', 0) > 0
+        adversarial = uses_disc and step >= cfg.adversarial_start
         logs = {}
-        if adversarial:    # discriminator step
+        if uses_disc and step >= cfg.adversarial_start - cfg.disc_warmup:    # discriminator step (alone during its warm-up)
             with amp:
                 d_loss = discriminator_hinge_loss([o[0] for o in disc(wav)], [o[0] for o in disc(wav_hat.detach())])
             opt_d.zero_grad(set_to_none=True); d_loss.backward()

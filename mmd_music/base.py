@@ -27,8 +27,8 @@ from .experiments import finetune_experiment, finetune_report
 
 # %% auto #0
 __all__ = ['SUMMARY_KEYS', 'DEMO_CAPTIONS', 'summarise', 'thin_metrics', 'write_results', 'corpus_hours', 'run_hours',
-           'codec_card', 'write_codec_examples', 'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card', 'ship_lm',
-           'base_models_table', 'run_demo', 'demo_report']
+           'codec_card', 'write_codec_examples', 'ship_codec', 'mean_by_file', 'evaluate_lm', 'lm_card',
+           'lm_training_status', 'ship_lm', 'base_models_table', 'run_demo', 'demo_report']
 
 # %% ../nbs/14_base_models.ipynb #fffb86ff
 SUMMARY_KEYS = ('si_snr', 'mel_distance', 'band_ser_db', 'usage', 'perplexity', 'clips', 'files', 'n_files', 'hours', 'total_correlation',
@@ -240,12 +240,23 @@ def lm_card(name: str, lm: PatternLM, cfg: LMTrainConfig, results: dict) -> str:
         f"mmd-music train-lm --preset {results.get('preset', 'PRESET')} --run-dir runs/{name} --steps {results['step']}",
         "```", "", f"then `ship_lm('runs/{name}', '{name}')` (notebook `14_base_models`) evaluates the checkpoint and writes this card.", ""])
 
+def lm_training_status(rows: list[dict], cfg: LMTrainConfig) -> str:
+    "A model card's status line, from an LM run's metrics: its steps, hours and the valid NLL along the schedule."
+    valid = [r for r in rows if r.get('event') == 'valid']
+    done = max((r['step'] for r in rows if 'step' in r), default=0)
+    curve = ', '.join(f"{r['nll']:.3f} at {r['step']:,}" for r in valid)
+    tail = [r for r in valid if r['step'] >= valid[-1]['step'] - 500] if valid else []
+    drop = f"; over its last {valid[-1]['step'] - tail[0]['step']:,} steps it fell by {tail[0]['nll'] - tail[-1]['nll']:.3f}" if len(tail) > 1 else ''
+    return (f"trained for {done:,} of {cfg.steps:,} steps ({run_hours(rows):.1f} h), learning rate "
+            f"warmed up over {cfg.warmup_steps:,} steps, then decayed to 0 (cosine). Valid NLL ({cfg.eval_windows} windows, nats per code): "
+            f"{curve}{drop}. A small model for CPUs: expect short-range musical texture, not long-range structure.")
+
 def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None = None, examples: int = 2, preset: str = '',
             device='cpu', note: str = '') -> dict:
     """Evaluate an LM run's latest checkpoint on the valid and test codes of its codec (extracted into the run's code
     cache when missing) and ship it into the package as `name` with its model card. With `results_dir`, also write
     `results.json`, the thinned `metrics.jsonl` and clips generated from test captions there. `note`: a status line for
-    the card. Returns the results."""
+    the card (default: `lm_training_status` of the run). Returns the results."""
     from mmd_music.codes import extract_codes
     from mmd_music.train_lm import load_lm
     ck_path = resolve_checkpoint(run)
@@ -261,6 +272,7 @@ def ship_lm(run, name: str, results_dir=None, root=None, max_windows: int | None
     splits = {s: CodeSplit(codes_dir, s, info['codec']['fingerprint']) for s in ('valid', 'test')}
     evaluation = {s: evaluate_lm(lm, sp, text, cfg.segment_seconds, max_windows) for s, sp in splits.items()}
     rows = read_metrics(run_dir)
+    note = note or lm_training_status(rows, cfg)
     results = dict(name=name, preset=preset, checkpoint=str(ck_path), step=int(ck.training_state['step']), pattern=lm.config.pattern['name'],
                    parameters=lm.n_params(), codec=cfg.codec, codec_fingerprint=info['codec']['fingerprint'], machine=_machine(),
                    train_hours=run_hours(rows), evaluation=evaluation, config=cfg.to_dict(), note=note)

@@ -117,6 +117,8 @@ def _train(args, make_config, train, fields) -> int:
     over = _parse_sets(args.set)
     over.update({k: getattr(args, k) for k in fields if getattr(args, k) is not None})
     result = train(make_config(args.preset, **over), args.run_dir, resume=args.resume, max_steps=args.max_steps, progress=not args.quiet)
+    from mmd_music.runs import teardown_distributed
+    teardown_distributed()                  # under torchrun: every rank leaves the group together
     print(json.dumps(result, indent=1))
     return 0
 

@@ -15,8 +15,8 @@ import torch.distributed as dist
 from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 
 # %% auto #0
-__all__ = ['setup_distributed', 'pick_device', 'state_fingerprint', 'ranks_identical', 'all_reduce_grads', 'start_run',
-           'newest_readable_checkpoint', 'log_row', 'truncate_log', 'read_metrics', 'rotate_checkpoints']
+__all__ = ['setup_distributed', 'teardown_distributed', 'pick_device', 'state_fingerprint', 'ranks_identical', 'all_reduce_grads',
+           'start_run', 'newest_readable_checkpoint', 'log_row', 'truncate_log', 'read_metrics', 'rotate_checkpoints']
 
 # %% ../nbs/08b_runs.ipynb #bb2dcaec
 def setup_distributed() -> tuple[int, int, torch.device | None]:
@@ -30,6 +30,12 @@ def setup_distributed() -> tuple[int, int, torch.device | None]:
     device = None
     if torch.cuda.is_available(): torch.cuda.set_device(local); device = torch.device('cuda', local)
     return rank, dist.get_world_size(), device
+
+def teardown_distributed():
+    """Leave the process group `setup_distributed` joined, once training is done: every rank waits for the others, then
+    the group is destroyed. A rank that exits while another still holds its connection can abort that one (SIGABRT)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier(); dist.destroy_process_group()
 
 def pick_device(name: str = 'auto') -> torch.device:
     "cuda if available, then mps, then cpu (or the device named)."

@@ -308,11 +308,11 @@ def _recaptioned(out: Path, old: dict, config: dict, recaption) -> dict:
     _write_atomic(out / 'corpus.json', json.dumps(info, indent=1, ensure_ascii=False))
     return info | dict(reused=True, recaptioned=len(rows))
 
-def _reused_corpus(out: Path, config: dict, force: bool, own=('audio', 'manifest.jsonl'), recaption=None) -> dict | None:
+def _reused_corpus(out: Path, config: dict, force: bool, own=('audio', 'manifest.jsonl'), recaption=None, derived: str = '') -> dict | None:
     """corpus.json of `out` when it was built with `config` (and its manifest exists); None when `out` is free to build in.
     A corpus that differs only in its caption recipe is recaptioned in place by `recaption(row)` (a recipe absent from an
-    old corpus.json is recipe 1). A corpus of other settings, or a folder holding anything but the names in `own`, is an
-    error unless `force`."""
+    old corpus.json is recipe 1); one that differs only in the `derived` setting is built again. A corpus of other
+    settings, or a folder holding anything but the names in `own`, is an error unless `force`."""
     done = out / 'corpus.json'
     if done.exists():
         try: old = json.loads(done.read_text())
@@ -320,9 +320,10 @@ def _reused_corpus(out: Path, config: dict, force: bool, own=('audio', 'manifest
         had = old.get('config', {})
         if (out / 'manifest.jsonl').exists():
             if had == config: return old | dict(reused=True)
-            but_captions = lambda c: {k: v for k, v in c.items() if k != 'captions'}
-            if recaption is not None and but_captions(had) == but_captions(config):
+            but = lambda c, key: {k: v for k, v in c.items() if k != key}
+            if recaption is not None and but(had, 'captions') == but(config, 'captions'):
                 return _recaptioned(out, old, config, recaption)
+            force = force or (derived and but(had, derived) == but(config, derived))
         if not force:
             diff = {k: (had.get(k), v) for k, v in config.items() if had.get(k) != v}
             raise CorpusError(f"{out} holds a corpus built with other settings {diff} (old, new); "
@@ -505,11 +506,8 @@ def mix_corpora(out, sources, force: bool = False) -> dict:
     config = dict(source='mixed', sources=[str(m.resolve()) for m in manifests],
                   manifests_sha1=[hashlib.sha1(m.read_bytes()).hexdigest() for m in manifests])
     inside = [m.parent.name for m in manifests if m.parent.resolve().parent == out.resolve()]   # corpora built in `out`
-    try: had = json.loads((out / 'corpus.json').read_text()).get('config', {})
-    except (OSError, json.JSONDecodeError): had = {}
-    if had.get('source') == 'mixed' and had.get('sources') == config['sources'] and had != config:
-        (out / 'corpus.json').unlink()    # a source rebuilt or recaptioned since: the mix holds nothing of its own, so mix again
-    if (old := _reused_corpus(out, config, force, ('manifest.jsonl', *inside))) is not None: return old
+    # a source rebuilt or recaptioned since changes its hash: the mix holds nothing of its own, so it is mixed again
+    if (old := _reused_corpus(out, config, force, ('manifest.jsonl', *inside), derived='manifests_sha1')) is not None: return old
     rows, parts = [], {}
     for m in manifests:
         got = []

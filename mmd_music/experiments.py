@@ -21,8 +21,8 @@ from .train import evaluate_codec, train_codec, train_config
 # %% auto #0
 __all__ = ['COMPARISON_PRESETS', 'CODEC_VARIANTS', 'LM_PATTERNS', 'FINETUNE_WEIGHTS', 'FINETUNE_MEASURES',
            'independence_experiment', 'paired_change', 'results_table', 'valid_table', 'comparison',
-           'comparison_report', 'plot_comparison', 'seed_interval', 'difference_verdict', 'finetune_experiment',
-           'finetune_report']
+           'comparison_report', 'plot_comparison', 'part_figures', 'measure_label', 'seed_interval',
+           'difference_verdict', 'finetune_experiment', 'finetune_report']
 
 # %% ../nbs/12_experiments.ipynb #b4db8f1d
 def _run_done(run: Path, steps: int) -> bool:
@@ -41,7 +41,7 @@ def _evaluate(run: Path, cfg, split: str, max_clips: int | None) -> dict:
     cache = run / f'eval_{split}.json'
     if cache.exists():
         got = json.loads(cache.read_text())
-        if got.get('checkpoint') == ck.name and got.get('max_clips') == max_clips: return got
+        if got.get('checkpoint') == ck.name and got.get('max_clips') == max_clips and 'file_part' in got: return got
     clips = AudioClips(cfg.data, split, cfg.segment_seconds, cfg.codec.sample_rate, cfg.codec.channels, mode='fixed',
                        valid_fraction=cfg.valid_fraction, test_fraction=cfg.test_fraction)
     res = evaluate_codec(load_codec(run), clips, max_clips=max_clips) | dict(checkpoint=ck.name, max_clips=max_clips, split=split)
@@ -49,10 +49,11 @@ def _evaluate(run: Path, cfg, split: str, max_clips: int | None) -> dict:
     return res
 
 def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: str = 'cpu', seed: int = 0,
-                            mel_tolerance: float = 0.10, eval_clips: int | None = None, progress: bool = True,
+                            mel_tolerance: float = 0.10, measure_clips: int | None = None, progress: bool = True,
                             variants=('mmd', 'mmd_delay'), **overrides) -> dict:
     """Train no-MMD / MMD / MMD-delay codecs (a run per candidate weight; `variants` picks the MMD ones), choose each
-    weight on the valid split, report the test split. Resumable: finished runs and evaluations are reused. Returns the
+    weight on the valid split, report the test split (each measured on at most `measure_clips` clips; None: all).
+    `overrides` go to every run's training config. Resumable: finished runs and evaluations are reused. Returns the
     results dict."""
     patterns = dict(mmd='parallel', mmd_delay='delay')
     if bad := [v for v in variants if v not in patterns]: raise ValueError(f"unknown variants {bad}; choose from {list(patterns)}")
@@ -63,7 +64,7 @@ def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: 
     for name, extra in runs.items():
         cfgs[name] = train_config(preset, **base, **extra)
         _train_to_end(train_codec, cfgs[name], out / name, progress, name)
-    valid = {name: _evaluate(out / name, cfgs[name], 'valid', eval_clips) for name in runs}
+    valid = {name: _evaluate(out / name, cfgs[name], 'valid', measure_clips) for name in runs}
     mel0 = valid['none']['mel_distance']
     chosen, notes = {}, {}
     for variant in variants:
@@ -72,7 +73,7 @@ def independence_experiment(out, weights=(1.0, 10.0), steps: int = 600, preset: 
         ok = [n for n in cands if valid[n]['mel_distance'] <= (1 + mel_tolerance) * mel0]
         chosen[variant] = min(ok, key=lambda n: valid[n][key]) if ok else min(cands, key=lambda n: valid[n]['mel_distance'])
         notes[variant] = 'within the mel tolerance' if ok else f'no weight kept mel distance within {mel_tolerance:.0%}: the closest'
-    test = {v: _evaluate(out / n, cfgs[n], 'test', eval_clips) for v, n in [('none', 'none')] + list(chosen.items())}
+    test = {v: _evaluate(out / n, cfgs[n], 'test', measure_clips) for v, n in [('none', 'none')] + list(chosen.items())}
     result = dict(preset=preset, steps=steps, seed=seed, weights=list(weights), variants=list(variants), mel_tolerance=mel_tolerance, overrides=overrides,
                   chosen={v: dict(run=n, weight=runs[n]['mmd_weight'], note=notes[v]) for v, n in chosen.items()},
                   valid={n: _summary(r) for n, r in valid.items()}, test={v: _summary(r) for v, r in test.items()})
@@ -348,6 +349,25 @@ FINETUNE_MEASURES = {   # key: label
     'mel_distance': 'mel distance',
 }
 
+def part_figures(ev: dict) -> dict:
+    """SI-SNR and mel distance of an `evaluate_codec` result on each part of the corpus (`si_snr_real`, `mel_distance_rendered`,
+    ...: the mean over the clips of that part's files), where the clips come from more than one part."""
+    parts = ev.get('file_part')
+    if not parts or len(set(parts)) < 2: return {}
+    clip_part = [parts[i] for i in ev['clip_file']]
+    out = {}
+    for part in sorted(set(parts)):
+        for key in ('si_snr', 'mel_distance'):
+            v = [x for x, q in zip(ev[key + '_per_clip'], clip_part) if q == part]
+            out[f'{key}_{part}'] = sum(v) / len(v)
+    return out
+
+def measure_label(key: str) -> str:
+    "The label of a fine-tune measure: `FINETUNE_MEASURES`' or, for a per-part figure, its measure's and the part's."
+    if key in FINETUNE_MEASURES: return FINETUNE_MEASURES[key]
+    base, part = key.rsplit('_', 1)
+    return FINETUNE_MEASURES[base].replace(' (', f', {part} (') if ' (' in FINETUNE_MEASURES[base] else f'{FINETUNE_MEASURES[base]}, {part}'
+
 def seed_interval(values, level: float = 0.95) -> dict:
     "Mean of per-seed `values` with a `level` t interval over seeds (`low`, `high` None with fewer than 2 seeds)."
     v = torch.tensor([float(x) for x in values], dtype=torch.float64)
@@ -402,27 +422,33 @@ def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int 
     clips = AudioClips(first.data, split, first.segment_seconds, first.codec.sample_rate, first.codec.channels, mode='fixed',
                        valid_fraction=first.valid_fraction, test_fraction=first.test_fraction)
     if len(clips) == 0: raise ValueError(f"the {split} split of {data} has no clips")
-    start_eval = _cached(out / f'start_eval_{split}.json', lambda: dict(       # setup.json pins its codec, data and clips
-        evaluate_codec(load_codec(start), clips, max_clips=measure_clips), checkpoint=str(init_from), max_clips=measure_clips))
+    start_file = out / f'start_eval_{split}.json'                       # setup.json pins its codec, data and clips
+    start_eval = json.loads(start_file.read_text()) if start_file.exists() else {}
+    if 'file_part' not in start_eval:                                    # missing, or measured before parts were recorded
+        start_eval = dict(evaluate_codec(load_codec(start), clips, max_clips=measure_clips), checkpoint=str(init_from), max_clips=measure_clips)
+        tmp = start_file.with_suffix('.tmp'); tmp.write_text(json.dumps(start_eval, indent=1)); tmp.replace(start_file)
+    start_eval |= part_figures(start_eval)
     evals = {name: _evaluate(out / name, cfg, split, measure_clips) for name, cfg in cfgs.items()}
+    evals = {name: ev | part_figures(ev) for name, ev in evals.items()}
+    measures = list(FINETUNE_MEASURES) + [k for k in part_figures(start_eval)]     # per-part figures where the split has parts
     if len({ev.get('clips_key') for ev in [start_eval, *evals.values()]}) != 1:
         raise RuntimeError(f"{out}: the runs were not all measured on the same clips (their clips_key differ); remove the eval_*.json files")
-    pick = lambda ev: {k: ev.get(k) for k in FINETUNE_MEASURES} | dict(usage=ev['usage'])
+    pick = lambda ev: {k: ev.get(k) for k in measures} | dict(usage=ev['usage'])
     result = dict(init_from=str(init_from), start_fingerprint=start_fp, data=data, split=split, steps=steps, seeds=seeds,
                   arms=list(arms), weights={a: weights[a] for a in arms if a != 'none'}, level=level, preset=preset,
-                  overrides=overrides, clips=start_eval['clips'], files=start_eval.get('files'),
+                  overrides=overrides, clips=start_eval['clips'], files=start_eval.get('files'), measures=measures,
                   start=pick(start_eval),
                   runs={n: dict(arm=n.rsplit('_s', 1)[0], seed=int(n.rsplit('_s', 1)[1]), run=str(out / n),
                                 checkpoint=latest_checkpoint(out / n).name, **pick(ev)) for n, ev in evals.items()})
     # a measure that some run could not take (NaN: too few frames for its model, say) is left out, not averaged
     measurable = lambda a, k: all(isinstance(v := evals[f'{a}_s{s}'].get(k), (int, float)) and math.isfinite(v) for s in seeds)
-    result['arms_summary'] = {a: {k: seed_interval([evals[f'{a}_s{s}'][k] for s in seeds], level) for k in FINETUNE_MEASURES
+    result['arms_summary'] = {a: {k: seed_interval([evals[f'{a}_s{s}'][k] for s in seeds], level) for k in measures
                                   if measurable(a, k)} for a in arms}
     result['paired'] = {}
     for a in arms:
         if a == 'none': continue
         result['paired'][a] = {}
-        for k in FINETUNE_MEASURES:
+        for k in measures:
             if not (measurable(a, k) and measurable('none', k)): continue
             iv = seed_interval([evals[f'{a}_s{s}'][k] - evals[f'none_s{s}'][k] for s in seeds], level)
             result['paired'][a][k] = iv | dict(verdict=difference_verdict(iv))
@@ -440,7 +466,7 @@ def finetune_report(result: dict) -> str:
     "The paired fine-tunes as markdown: per-arm means, paired differences with verdicts, and what they decide, in words."
     S, lv = len(result['seeds']), f"{result['level']:.0%}"
     arms = result['arms']
-    keys = [k for k in FINETUNE_MEASURES if all(k in result['arms_summary'][a] for a in arms)]
+    keys = [k for k in result.get('measures', FINETUNE_MEASURES) if all(k in result['arms_summary'][a] for a in arms)]
     weight = lambda a: 'no loss' if a == 'none' else f"weight {result['weights'][a]:g}"
     lines = [f"# Paired fine-tunes of `{result['init_from']}` (codec {result['start_fingerprint']})", "",
              f"{result['steps']} steps per run on `{result['data']}`, seeds {result['seeds']} (the same batches in every arm for a "
@@ -448,12 +474,12 @@ def finetune_report(result: dict) -> str:
              f"seed(s), with {lv} t intervals over seeds: they cover the noise of fine-tuning and of measuring (which batches, "
              "which re-pairings of the loss, the fit of the TC's model) for this start codec on these clips, not the choice of "
              "test recordings. The TC figures are model-based lower bounds. No correction for the several comparisons is made.", "",
-             "| arm | " + " | ".join(FINETUNE_MEASURES[k] for k in keys) + " |", "|---|" + "---|" * len(keys),
+             "| arm | " + " | ".join(measure_label(k) for k in keys) + " |", "|---|" + "---|" * len(keys),
              "| start (no fine-tune) | " + " | ".join(format(result['start'][k], '.3f') if result['start'].get(k) is not None else 'n/a' for k in keys) + " |"]
     for a in arms:
         lines.append(f"| {a} ({weight(a)}) | " + " | ".join(_iv(result['arms_summary'][a][k]) for k in keys) + " |")
     lines += ["", f"Differences to `none`, paired by seed ({lv} intervals; 'inconclusive' when the interval includes 0):", "",
-              "| arm | " + " | ".join(FINETUNE_MEASURES[k] for k in keys) + " |", "|---|" + "---|" * len(keys)]
+              "| arm | " + " | ".join(measure_label(k) for k in keys) + " |", "|---|" + "---|" * len(keys)]
     for a, diffs in result['paired'].items():
         lines.append(f"| {a} - none | " + " | ".join(f"{_iv(diffs[k], sign='+')} {diffs[k]['verdict']}" if k in diffs else 'n/a' for k in keys) + " |")
     lines += ["", "What this decides:", ""]

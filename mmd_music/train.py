@@ -412,12 +412,13 @@ def evaluate_codec(codec: Codec, clips: AudioClips, device='cpu', batch_size: in
     # leave whole files out), and a key of the clips measured
     files = sorted({f for f, _ in p['where']})
     group = torch.tensor([files.index(f) for f, _ in p['where']])
+    part_of = {f.relpath: corpus_part(f) for f in clips.files}     # real recordings or rendered scores: figures per part
     res.update(si_snr_per_clip=[round(float(v), 4) for v in p['snr']], mel_distance_per_clip=[round(float(v), 5) for v in p['mel']],
                band_ser_bands_hz=[codec.config.sample_rate / 2 if e is None else e for e in SER_BANDS_HZ],
                band_ser_per_clip=[[round(float(v), 3) for v in row] for row in p['ser']],
                band_signal_per_clip=[[float(f"{v:.6g}") for v in row] for row in p['band_sig'].tolist()],
                band_error_per_clip=[[float(f"{v:.6g}") for v in row] for row in p['band_err'].tolist()],
-               clip_file=group.tolist(), files=len(files),
+               clip_file=group.tolist(), files=len(files), file_part=[part_of.get(f, 'unknown') for f in files],
                clips_key=hashlib.sha1('|'.join(f"{f}@{o:.3f}" for f, o in p['where']).encode()).hexdigest())
     if not quantize: return res
     K, T = codes.shape[1:]

@@ -61,6 +61,7 @@ class LMTrainConfig:
     seed: int = 0
     device: str = 'auto'
     bf16: bool = True
+    init_from: str = ''                   # an LM (shipped name, checkpoint or run) whose weights start the run; fresh optimizer
 
     def to_dict(self) -> dict:
         d = asdict(self); d['lm'] = self.lm.to_dict(); d['betas'] = list(self.betas); return d
@@ -188,6 +189,12 @@ def train_lm(cfg: LMTrainConfig, run_dir, resume: bool = False, max_steps: int |
                             lr=cfg.lr, betas=tuple(cfg.betas))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     step = 0
+    if cfg.init_from and not resume:   # fine-tuning: the start's weights, this run's optimizer and schedule
+        start, _ = load_lm(cfg.init_from)
+        if start.config.to_dict() != cfg.lm.to_dict():
+            differ = sorted(k for k, v in cfg.lm.to_dict().items() if start.config.to_dict().get(k) != v)
+            raise ValueError(f"init_from {cfg.init_from}: its LM config differs from this run's in {differ}")
+        lm.load_state_dict(start.state_dict())
     if resume:
         lm.load_state_dict(ck.model)
         optimizer_from_flat(opt, 'opt', ck.training_tensors, ck.training_state['opt'])

@@ -365,8 +365,10 @@ def part_figures(ev: dict) -> dict:
 def measure_label(key: str) -> str:
     "The label of a fine-tune measure: `FINETUNE_MEASURES`' or, for a per-part figure, its measure's and the part's."
     if key in FINETUNE_MEASURES: return FINETUNE_MEASURES[key]
-    base, part = key.rsplit('_', 1)
-    return FINETUNE_MEASURES[base].replace(' (', f', {part} (') if ' (' in FINETUNE_MEASURES[base] else f'{FINETUNE_MEASURES[base]}, {part}'
+    base = next((b for b in sorted(FINETUNE_MEASURES, key=len, reverse=True) if key.startswith(b + '_')), None)
+    if base is None: raise KeyError(f"{key!r} is neither a fine-tune measure nor one of its per-part figures")
+    label, part = FINETUNE_MEASURES[base], key[len(base) + 1:]
+    return label.replace(' (', f', {part} (') if ' (' in label else f'{label}, {part}'
 
 def seed_interval(values, level: float = 0.95) -> dict:
     "Mean of per-seed `values` with a `level` t interval over seeds (`low`, `high` None with fewer than 2 seeds)."

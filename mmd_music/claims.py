@@ -24,7 +24,8 @@ from .train_lm import lm_train_config, load_lm, train_lm
 # %% auto #0
 __all__ = ['CLAIMS_PRESETS', 'CLAIM_ARMS', 'LM_PATTERNS', 'PAPER_FIGURES', 'ABLATIONS', 'lm_subset', 'clip_embeddings',
            'kernel_audio_distance', 'claim_verdict', 'closeness_verdict', 'claims_experiment', 'correlation_interval',
-           'claims_table', 'claims_report', 'plot_gap_against_tc', 'ablation_experiment', 'ablation_table']
+           'claims_table', 'claims_report', 'plot_gap_against_tc', 'ablation_experiment', 'ablation_table',
+           'claims_summary', 'publish_claims']
 
 # %% ../nbs/16_claims.ipynb #7d3b61db
 CLAIMS_PRESETS = {
@@ -41,7 +42,7 @@ CLAIMS_PRESETS = {
     # tests: minutes on the fixture corpus, every stage run (the figures mean nothing)
     'tiny': dict(codec='base', codec_preset='base', data='data/fixtures/demo/manifest.jsonl', valid_fraction=0.3, test_fraction=0.3,
                  weights=(1.0,), weight_steps=2, mel_tolerance=0.10, selection_seed=0, codec_steps=2, seeds=(1, 2),
-                 codec_train=dict(batch_size=2, eval_clips=2, num_workers=0), measure_clips=None,
+                 codec_train=dict(batch_size=6, eval_clips=2, num_workers=0), measure_clips=None,   # 6 clips: the unbiased estimate needs K + 1
                  lms=dict(delay=dict(preset='base-delay', init_from='base-delay'), flatten=dict(preset='base-flatten', init_from='base-flatten')),
                  lm_hours=dict(train=None, valid=None), lm_steps=2,
                  lm_train=dict(lr=3e-4, warmup_steps=1, batch_size=2, segment_seconds=1.0, eval_windows=2),
@@ -294,6 +295,8 @@ def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start
         row = dict(arm=arm_of(name), seed=seed_of(name), codec=str(latest_checkpoint(out / 'codecs' / name)),
                    **{k: c.get(k) for k in ('total_correlation', 'total_correlation_delay', 'si_snr', 'mel_distance')},
                    codes_changed=moved[name])
+        ev = json.loads((out / 'codecs' / name / 'eval_test.json').read_text())     # the TC's joint models (one per fold), for the record
+        row['tc_models'] = sorted(set(ev.get('total_correlation_models', []) + ev.get('total_correlation_models_delay', [])))
         for p in LM_PATTERNS:
             row[f'lm_{p}'] = str(latest_checkpoint(out / 'lms' / f'{name}-{p}'))
             row[f'nll_{p}'] = float(np.mean(nll[name, p]['nll_per_window']))
@@ -403,6 +406,13 @@ def claims_report(result: dict) -> str:
     for a, m in result['codecs']['arms_summary'].items():
         changed = [np.mean([r['codes_changed'][k] for r in result['runs'].values() if r['arm'] == a]) for k in range(len(next(iter(result['runs'].values()))['codes_changed']))]
         lines.append(f"| {a} | " + ' | '.join(_fmt(m.get(k)) for k in keys) + ' | ' + ', '.join(f"{x:.1%}" for x in changed) + ' |')
+    kinds = {a: sorted({m.split(' (')[0] for r in result['runs'].values() if r['arm'] == a for m in r.get('tc_models', [])}) for a in CLAIM_ARMS}
+    if all(kinds.values()):
+        same = len({tuple(k) for k in kinds.values()}) == 1
+        lines += ["", "The TC is a lower bound from a model of a frame's codes fitted on held-out clips (the better of a network and "
+                  "smoothed counts on each fold): " + '; '.join(f"{a}: {' and '.join(k)}" for a, k in kinds.items()) + "." +
+                  ("" if same else " The arms' runs did not all use the same kind of model, so a TC difference mixes the codes' "
+                   "dependence with how tight each model's bound is.")]
     lines += ["", "Paired differences to `none` (by seed):", "", "| arm | " + ' | '.join(measure_label(k) for k in keys) + ' |', "|---|" + '---|' * len(keys)]
     for a, m in result['codecs']['paired'].items():
         lines.append(f"| {a} - none | " + ' | '.join(f"{_fmt(m[k], sign='+')} {m[k]['verdict']}" if k in m else 'n/a' for k in keys) + ' |')
@@ -530,3 +540,39 @@ def ablation_table(result: dict) -> str:
                  f"weight chosen on the valid split among {result['weights']} (lowest TC within {result['mel_tolerance']:.0%} of the mel "
                  f"distance without the loss); test split, seeds {result['seeds']}, differences within each seed, 95% t intervals over seeds.")
     return '\n'.join(lines) + '\n'
+
+# %% ../nbs/16_claims.ipynb #4242d590
+def claims_summary(result: dict, source: str) -> str:
+    "A finished claims run for the README, generated from its results file `source`: what ran, the claims table, the arms' figures."
+    P, S, w = result['settings'], result['seeds'], result['weights']
+    hours = sum(result['seconds'].values()) / 3600
+    lines = [f"Preset `{result['preset']}` on `{P['data']}`: the shipped codec `{P['codec']}` fine-tuned {P['codec_steps']} steps under each "
+             f"arm with seeds {', '.join(map(str, S))} (loss weights mmd {w['mmd']:g} and mmd_delay {w['mmd_delay']:g}, chosen on the "
+             f"valid split with seed {P['selection_seed']}), delay and flattened LMs fine-tuned {P['lm_steps']} steps on each codec's codes, "
+             f"measured on the test split; 95% t intervals over the {len(S)} seeds, differences paired by seed. Generated from "
+             f"`{source}` ({hours:.1f} h of wall time on the machine that ran it; its report names the checkpoint behind every figure).", "",
+             claims_table(result),
+             "| arm | TC of a frame's codes (nats) | TC delay-grouped | mel distance | SI-SNR (dB) | factorisation gap (nats/frame) | KAD delay LM | KAD flattened LM |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a in CLAIM_ARMS:
+        c, m = result['codecs']['arms_summary'][a], result['arms'][a]
+        lines.append(f"| {a} | {_fmt(c.get('total_correlation'))} | {_fmt(c.get('total_correlation_delay'))} | {_fmt(c.get('mel_distance'))} | "
+                     f"{_fmt(c.get('si_snr'), '.2f')} | {_fmt(m['gap'], sign='+')} | {_fmt(m['kad_delay'], '.4f')} | {_fmt(m['kad_flatten'], '.4f')} |")
+    return '\n'.join(lines) + '\n'
+
+def publish_claims(out, dest) -> Path:
+    """Copy the small files of the finished claims run in `out` to `dest` (results.json, report.md, gap_against_tc.png, and
+    the ablations' results and report when they ran) and write `dest/claims.md`, the summary the README includes."""
+    import shutil
+    out, dest = Path(out), Path(dest)
+    if not (out / 'results.json').exists(): raise FileNotFoundError(f"{out}: no results.json; the claims experiment has not finished there")
+    dest.mkdir(parents=True, exist_ok=True)
+    result = json.loads((out / 'results.json').read_text())
+    for f in ('results.json', 'report.md'): shutil.copyfile(out / f, dest / f)
+    import matplotlib.pyplot as plt
+    plt.close(plot_gap_against_tc(result, dest / 'gap_against_tc.png'))
+    for f, to in (('results.json', 'ablations.json'), ('report.md', 'ablations.md')):
+        if (out / 'ablations' / f).exists(): shutil.copyfile(out / 'ablations' / f, dest / to)
+    (dest / 'claims.md').write_text(claims_summary(result, str(dest / 'results.json')))
+    return dest
+

@@ -100,12 +100,19 @@ def cmd_comparison(args) -> int:
     return _comparison(args.out, args.preset, args.data, args.seed, args.quiet)
 
 def cmd_experiment(args) -> int:
-    from mmd_music.claims import claims_experiment, claims_report, plot_gap_against_tc
+    from mmd_music.claims import ABLATIONS, ablation_experiment, ablation_table, claims_experiment, claims_report, plot_gap_against_tc
+    names = list(ABLATIONS) if args.ablations == ['all'] else [] if args.ablations == ['none'] else args.ablations
+    if bad := [n for n in names if n not in ABLATIONS]:
+        raise ValueError(f"unknown ablations {bad}; choose from {list(ABLATIONS)}, 'all' or 'none'")
     t = time.time()
     result = claims_experiment(args.out, args.preset, args.data, progress=not args.quiet)
     plot_gap_against_tc(result, Path(args.out) / 'gap_against_tc.png')
     print(claims_report(result))
     print(f"report: {Path(args.out) / 'report.md'} (results.json and gap_against_tc.png beside it); {time.time() - t:.0f} s")
+    if names:
+        ab = ablation_experiment(args.out, args.preset, args.data, variants=names, progress=not args.quiet)
+        print(ablation_table(ab))
+        print(f"ablations: {Path(args.out) / 'ablations' / 'report.md'}; {time.time() - t:.0f} s in all")
     return 0
 
 # %% ../nbs/90_cli.ipynb #b4fe9714
@@ -288,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--preset', choices=['cpu', 'tiny', 'paper'], default='cpu', help='scale (default cpu: hours on 2 cores, resumable)')
     p.add_argument('--out', required=True, help='experiment folder')
     p.add_argument('--data', default=None, help="corpus (default: the preset's, data/mixed/manifest.jsonl for cpu)")
+    p.add_argument('--ablations', nargs='+', default=['all'], metavar='NAME',
+                   help="after the claims, the loss's ablations in OUT/ablations: 'all' (default; about as long again as the claims), "
+                        "'none', or names such as kernel=imq streams=inputs")
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=cmd_experiment)
     p = sub.add_parser('comparison', help="the paper's comparison trained from scratch, one seed (resumable)",

@@ -1,4 +1,4 @@
-"The claims experiment end to end: killed mid-run and restarted, it completes and its report names every run."
+"The claims experiment end to end: killed mid-run and restarted, it completes, its report names every run, and an ablation follows."
 import json, shutil, signal, subprocess, time
 from pathlib import Path
 from conftest import CLI, FIXTURE, run_cli
@@ -15,9 +15,14 @@ def test_claims_experiment_resumes_after_a_kill(tmp_path):
     assert latest_checkpoint(out / 'weights' / 'none') is not None, 'killed before the first codec finished a checkpoint'
     assert not (out / 'results.json').exists()
     started = {p.name for p in (out / 'weights').iterdir()}
-    r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet')
+    r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--ablations', 'bogus')
+    assert r.returncode == 2 and "unknown ablations ['bogus']" in r.stderr
+    r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--ablations', 'kernel=imq')
     assert r.returncode == 0, r.stderr[-3000:]
     assert {p.name for p in (out / 'weights').iterdir()} == started       # nothing trained twice under another name
+    ablations = json.loads((out / 'ablations' / 'results.json').read_text())
+    assert list(ablations['variants']) == ['kernel=imq'] and 'ablations: ' in r.stdout
+    assert ablations['variants']['kernel=imq']['change'] == dict(kernel='imq', estimator='unbiased')
     result = json.loads((out / 'results.json').read_text())
     report = (out / 'report.md').read_text()
     assert sorted(result['runs']) == sorted(f'{a}_s{s}' for a in ('none', 'mmd', 'mmd_delay') for s in (1, 2))

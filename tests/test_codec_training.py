@@ -1,4 +1,4 @@
-"Codec training end to end: resume after a kill, DDP on 2 CPU processes, learning, and refusing foreign checkpoints."
+"Codec training end to end: resume after a kill or past an unreadable checkpoint, DDP on 2 CPU processes, learning, and refusing foreign checkpoints."
 import json, os, pickle, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
@@ -31,6 +31,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     rows = [json.loads(l) for l in (tmp_path / 'killed' / 'metrics.jsonl').read_text().splitlines()]
     steps = [r['step'] for r in rows if 'l1' in r]
     assert steps == sorted(set(steps)) and steps[-1] == 10            # no duplicated rows after the resume
+
+def test_resume_falls_back_past_an_unreadable_checkpoint(tmp_path):
+    common = TINY + ['--set', 'checkpoint_every=2', '--set', 'eval_every=100']
+    assert run_cli('train-codec', '--run-dir', tmp_path / 'straight', *common, '--steps', '6').returncode == 0
+    assert run_cli('train-codec', '--run-dir', tmp_path / 'broken', *common, '--steps', '4').returncode == 0
+    newest = latest_checkpoint(tmp_path / 'broken')
+    weights = newest / 'model.safetensors'
+    weights.write_bytes(weights.read_bytes()[:1000])                    # cut short, as by a full disk
+    r = run_cli('train-codec', '--run-dir', tmp_path / 'broken', *common, '--steps', '6', '--resume')
+    assert r.returncode == 0, r.stderr[-2000:]
+    older = sorted((tmp_path / 'broken' / 'checkpoints').glob('step_*'))[0].name
+    assert f'resuming from {older}' in r.stderr and newest.name in r.stderr      # says which it skipped
+    a, b = load_codec(tmp_path / 'straight'), load_codec(tmp_path / 'broken')
+    assert torch.equal(state_fingerprint(a), state_fingerprint(b))     # the steps after the fallback were trained again
 
 def test_ddp_two_cpu_processes_stay_identical(tmp_path):
     torchrun = str(Path(sys.executable).parent / 'torchrun')

@@ -562,19 +562,36 @@ def claims_summary(result: dict, source: str) -> str:
                      f"{_fmt(c.get('si_snr'), '.2f')} | {_fmt(m['gap'], sign='+')} | {_fmt(m['kad_delay'], '.4f')} | {_fmt(m['kad_flatten'], '.4f')} |")
     return '\n'.join(lines) + '\n'
 
-def publish_claims(out, dest) -> Path:
-    """Copy the small files of the finished claims run in `out` to `dest` (results.json, report.md, gap_against_tc.png, and
-    the ablations' results and report when they ran) and write `dest/claims.md`, the summary the README includes."""
+def _published_tables(dest: Path, source: str | None = None) -> dict:
+    """Each markdown file of a published claims run with the text its results file generates (for the check that nothing
+    drifted); `source`: how the summary names the claims' results file (default: its path under `dest`)."""
+    from mmd_music.experiments import finetune_report, results_table
+    dest, out = Path(dest), {}
+    load = lambda f: json.loads((dest / f).read_text())
+    if (dest / 'weights.json').exists(): out['weights.md'] = results_table(load('weights.json'))
+    if (dest / 'codecs.json').exists(): out['codecs.md'] = finetune_report(load('codecs.json'))
+    if (dest / 'results.json').exists(): out['claims.md'] = claims_summary(load('results.json'), source or str(dest / 'results.json'))
+    if (dest / 'ablations.json').exists(): out['ablations.md'] = ablation_table(load('ablations.json'))
+    return out
+
+def publish_claims(out, dest) -> list[str]:
+    """Copy the small files of each finished stage of the claims run in `out` to `dest`, with the markdown each generates:
+    the weight selection (weights.json, weights.md), the codec fine-tunes (codecs.json, codecs.md), the claims
+    (results.json, report.md, gap_against_tc.png and claims.md, the summary the README includes) and the ablations
+    (ablations.json, ablations.md). A run stopped between stages publishes what it finished. Returns the files written."""
     import shutil
     out, dest = Path(out), Path(dest)
-    if not (out / 'results.json').exists(): raise FileNotFoundError(f"{out}: no results.json; the claims experiment has not finished there")
+    stages = [(out / 'weights' / 'results.json', 'weights.json'), (out / 'codecs' / 'results.json', 'codecs.json'),
+              (out / 'results.json', 'results.json'), (out / 'report.md', 'report.md'),
+              (out / 'ablations' / 'results.json', 'ablations.json')]
+    if not stages[0][0].exists(): raise FileNotFoundError(f"{out}: no finished stage to publish (not even the weight selection's results.json)")
     dest.mkdir(parents=True, exist_ok=True)
-    result = json.loads((out / 'results.json').read_text())
-    for f in ('results.json', 'report.md'): shutil.copyfile(out / f, dest / f)
-    import matplotlib.pyplot as plt
-    plt.close(plot_gap_against_tc(result, dest / 'gap_against_tc.png'))
-    for f, to in (('results.json', 'ablations.json'), ('report.md', 'ablations.md')):
-        if (out / 'ablations' / f).exists(): shutil.copyfile(out / 'ablations' / f, dest / to)
-    (dest / 'claims.md').write_text(claims_summary(result, str(dest / 'results.json')))
-    return dest
+    written = []
+    for src_file, name in stages:
+        if src_file.exists(): shutil.copyfile(src_file, dest / name); written.append(name)
+    if (dest / 'results.json').exists():
+        import matplotlib.pyplot as plt
+        plt.close(plot_gap_against_tc(json.loads((dest / 'results.json').read_text()), dest / 'gap_against_tc.png')); written.append('gap_against_tc.png')
+    for name, text in _published_tables(dest).items(): (dest / name).write_text(text); written.append(name)
+    return sorted(written)
 

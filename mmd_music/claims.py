@@ -569,7 +569,7 @@ def _published_tables(dest: Path, source: str | None = None) -> dict:
     dest, out = Path(dest), {}
     load = lambda f: json.loads((dest / f).read_text())
     if (dest / 'weights.json').exists(): out['weights.md'] = results_table(load('weights.json'))
-    if (dest / 'codecs.json').exists(): out['codecs.md'] = finetune_report(load('codecs.json'))
+    if (dest / 'codecs.json').exists(): out['codecs.md'] = finetune_report(load('codecs.json')).split('\n', 2)[2]   # without its heading
     if (dest / 'results.json').exists(): out['claims.md'] = claims_summary(load('results.json'), source or str(dest / 'results.json'))
     if (dest / 'ablations.json').exists(): out['ablations.md'] = ablation_table(load('ablations.json'))
     return out

@@ -504,6 +504,13 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
         return ev | part_figures(ev)
     mel0 = run(out / 'weights' / 'none', P['selection_seed'], None, 'valid', selection=True)['mel_distance']
     base = {s: run(out / 'codecs' / f'none_s{s}', s, None, 'test') for s in seeds}
+    # the plain loss at the claims' weight, where the claims' codec stage has finished: each variant is also read against it
+    from mmd_music.experiments import _run_done
+    plain_runs = {s: out / 'codecs' / f'mmd_s{s}' for s in seeds}
+    plain = None
+    if (out / 'weights' / 'results.json').exists() and all(_run_done(r, P['codec_steps']) for r in plain_runs.values()):
+        w_plain = json.loads((out / 'weights' / 'results.json').read_text())['chosen']['mmd']['weight']
+        plain = {s: run(r, s, dict(weight=float(w_plain), pattern='parallel'), 'test') for s, r in plain_runs.items()}
     res = {}
     for name, change in variants.items():
         folder = out / 'ablations' / name.replace('=', '-')
@@ -516,11 +523,12 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
             ev = run(folder / f's{s}', s, loss(w), 'test', label=f'{name} seed {s}')
             if ev['clips_key'] != base[s]['clips_key']: raise RuntimeError(f"{name} seed {s}: not measured on the clips of the run without the loss")
             rows[s] = {k: ev[k] - base[s][k] for k in ('total_correlation', 'mel_distance', 'si_snr')} | dict(total_correlation_abs=ev['total_correlation'])
+            if plain: rows[s] |= {f'{k}_vs_plain': ev[k] - plain[s][k] for k in ('total_correlation', 'mel_distance')}
         res[name] = dict(change=change, weight=w, within_tolerance=bool(ok),
                          valid={f'{k:g}': dict(total_correlation=v['total_correlation'], mel_distance=v['mel_distance']) for k, v in valid.items()},
                          total_correlation=seed_interval([rows[s]['total_correlation_abs'] for s in seeds]),
                          paired={k: (iv := seed_interval([rows[s][k] for s in seeds])) | dict(verdict=difference_verdict(iv))
-                                 for k in ('total_correlation', 'mel_distance', 'si_snr')},
+                                 for k in ('total_correlation', 'mel_distance', 'si_snr') + (('total_correlation_vs_plain', 'mel_distance_vs_plain') if plain else ())},
                          runs={s: str(latest_checkpoint(folder / f's{s}')) for s in seeds})
     result = dict(preset=preset, seeds=seeds, mel_tolerance=P['mel_tolerance'], weights=list(P['weights']), valid_mel_without_loss=mel0,
                   total_correlation_without_loss=seed_interval([base[s]['total_correlation'] for s in seeds]), variants=res)
@@ -531,16 +539,18 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
 
 def ablation_table(result: dict) -> str:
     "The ablations as markdown: per variant the chosen weight and the paired changes against the fine-tune without the loss."
-    lines = ["| variant | weight | TC of a frame's codes | TC - none [95%] | mel distance - none [95%] | SI-SNR - none [95%] |", "|---|---:|---|---|---|---|",
-             f"| no loss | 0 | {_fmt(result['total_correlation_without_loss'])} | | | |"]
+    lines = ["| variant | weight | TC of a frame's codes | TC - none [95%] | mel distance - none [95%] | SI-SNR - none [95%] | TC - plain loss [95%] | mel distance - plain loss [95%] |",
+             "|---|---:|---|---|---|---|---|---|", f"| no loss | 0 | {_fmt(result['total_correlation_without_loss'])} | | | | | |"]
+    vs = lambda p, k: f"{_fmt(p[k], sign='+')} {p[k]['verdict']}" if k in p else 'n/a'
     for n, v in result['variants'].items():
         p = v['paired']
         lines.append(f"| {n} | {v['weight']:g}{'' if v['within_tolerance'] else ' (none within the tolerance)'} | {_fmt(v['total_correlation'])} | "
                      f"{_fmt(p['total_correlation'], sign='+')} {p['total_correlation']['verdict']} | {_fmt(p['mel_distance'], sign='+')} | "
-                     f"{_fmt(p['si_snr'], '.2f', '+')} |")
+                     f"{_fmt(p['si_snr'], '.2f', '+')} | {vs(p, 'total_correlation_vs_plain')} | {vs(p, 'mel_distance_vs_plain')} |")
     lines.append(f"\nOne change at a time from the plain loss (residual streams, data-scaled Gaussian kernel, dHSIC estimate); each "
                  f"weight chosen on the valid split among {result['weights']} (lowest TC within {result['mel_tolerance']:.0%} of the mel "
-                 f"distance without the loss); test split, seeds {result['seeds']}, differences within each seed, 95% t intervals over seeds.")
+                 f"distance without the loss); test split, seeds {result['seeds']}, differences within each seed, 95% t intervals over seeds; "
+                 f"'plain loss': the claims' run with the loss unchanged at its own chosen weight (n/a before the claims' codec stage has run).")
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/16_claims.ipynb #4242d590

@@ -380,7 +380,7 @@ def demo_report(result: dict) -> str:
               "One clip per caption (`generated/`, spectrograms in `generated.png`); RMS level of each clip:", "",
               "| caption | file | RMS |", "|---|---|---:|"]
     lines += [f"| {g['caption'] or '(unconditional)'} | {g['file']} | {g['rms']:.3f} |" for g in result['generated']]
-    lines += ["", "## Does the independence loss change the codes?", "", finetune_report(result['finetune']).split('\n', 2)[2],
+    lines += ["", "## Does the independence loss change the codes?", "", finetune_report(result['finetune'], heading=False),
               f"Wall time: {result['seconds']['total']:.0f} s (reconstructions {result['seconds']['reconstruct']:.0f} s, generation "
               f"{result['seconds']['generate']:.0f} s, fine-tunes {result['seconds']['finetune']:.0f} s).", ""]
     return '\n'.join(lines)

@@ -294,9 +294,7 @@ def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start
         c = codecs['runs'][name]
         row = dict(arm=arm_of(name), seed=seed_of(name), codec=str(latest_checkpoint(out / 'codecs' / name)),
                    **{k: c.get(k) for k in ('total_correlation', 'total_correlation_delay', 'si_snr', 'mel_distance')},
-                   codes_changed=moved[name])
-        ev = json.loads((out / 'codecs' / name / 'eval_test.json').read_text())     # the TC's joint models (one per fold), for the record
-        row['tc_models'] = sorted(set(ev.get('total_correlation_models', []) + ev.get('total_correlation_models_delay', [])))
+                   codes_changed=moved[name], tc_models=c['tc_models'])
         for p in LM_PATTERNS:
             row[f'lm_{p}'] = str(latest_checkpoint(out / 'lms' / f'{name}-{p}'))
             row[f'nll_{p}'] = float(np.mean(nll[name, p]['nll_per_window']))
@@ -579,7 +577,7 @@ def _published_tables(dest: Path, source: str | None = None) -> dict:
     dest, out = Path(dest), {}
     load = lambda f: json.loads((dest / f).read_text())
     if (dest / 'weights.json').exists(): out['weights.md'] = results_table(load('weights.json'))
-    if (dest / 'codecs.json').exists(): out['codecs.md'] = finetune_report(load('codecs.json')).split('\n', 2)[2]   # without its heading
+    if (dest / 'codecs.json').exists(): out['codecs.md'] = finetune_report(load('codecs.json'), heading=False)
     if (dest / 'results.json').exists(): out['claims.md'] = claims_summary(load('results.json'), source or str(dest / 'results.json'))
     if (dest / 'ablations.json').exists(): out['ablations.md'] = ablation_table(load('ablations.json'))
     return out

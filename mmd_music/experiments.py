@@ -435,7 +435,8 @@ def finetune_experiment(out, data: str = 'data/demo/manifest.jsonl', steps: int 
     measures = list(FINETUNE_MEASURES) + [k for k in part_figures(start_eval)]     # per-part figures where the split has parts
     if len({ev.get('clips_key') for ev in [start_eval, *evals.values()]}) != 1:
         raise RuntimeError(f"{out}: the runs were not all measured on the same clips (their clips_key differ); remove the eval_*.json files")
-    pick = lambda ev: {k: ev.get(k) for k in measures} | dict(usage=ev['usage'])
+    models = lambda ev: sorted(set(ev.get('total_correlation_models') or []) | set(ev.get('total_correlation_models_delay') or []))
+    pick = lambda ev: {k: ev.get(k) for k in measures} | dict(usage=ev['usage'], tc_models=models(ev))   # the TC's joint models, one per fold
     result = dict(init_from=str(init_from), start_fingerprint=start_fp, data=data, split=split, steps=steps, seeds=seeds,
                   arms=list(arms), weights={a: weights[a] for a in arms if a != 'none'}, level=level, preset=preset,
                   overrides=overrides, clips=start_eval['clips'], files=start_eval.get('files'), measures=measures,
@@ -464,8 +465,8 @@ def _iv(m: dict, spec: str = '.3f', sign: str = '') -> str:
     s = format(m['mean'], sign + spec)
     return s if m['low'] is None else f"{s} [{format(m['low'], sign + spec)}, {format(m['high'], sign + spec)}]"
 
-def finetune_report(result: dict) -> str:
-    "The paired fine-tunes as markdown: per-arm means, paired differences with verdicts, and what they decide, in words."
+def finetune_report(result: dict, heading: bool = True) -> str:
+    "The paired fine-tunes as markdown: per-arm means, paired differences with verdicts, and what they decide, in words (`heading`: with its title, for a page of its own)."
     S, lv = len(result['seeds']), f"{result['level']:.0%}"
     arms = result['arms']
     keys = [k for k in result.get('measures', FINETUNE_MEASURES) if all(k in result['arms_summary'][a] for a in arms)]
@@ -505,4 +506,4 @@ def finetune_report(result: dict) -> str:
         lines += ["", f"Warning: a TC below 0 is a lower bound that says nothing: the model of the codes was fitted on too few frames "
                   f"({result['clips']} clips). Measure on more clips (`measure_clips=None`: all of the split) before reading the TC."]
     lines += ["", "Runs: " + ", ".join(f"`{r['run']}` ({r['checkpoint']})" for r in result['runs'].values()) + "."]
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines[0 if heading else 2:]) + '\n'

@@ -193,15 +193,25 @@ def _claims_settings(out, preset: str, data, changes: dict) -> tuple[dict, Path]
     (out / 'setup.json').write_text(json.dumps(setup, indent=1))
     return P, out
 
-def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progress: bool = True, **changes) -> dict:
+def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progress: bool = True, shard: tuple[int, int] | None = None,
+                      **changes) -> dict:
     """The paper's three claims decided on a paired design at a preset's scale (`CLAIMS_PRESETS`; `changes` override its
     fields): the loss weights chosen on the valid split, the base codec fine-tuned under each arm with each seed, delay
     and flattened LMs fine-tuned on each codec's codes with the codec's seed, then the codes' TC, reconstruction,
     factorisation gap, FAD and speed with intervals over seeds, and the claims table. Every stage is resumable (finished
-    runs and measures are reused). Writes `out/results.json` and `out/report.md`; returns the results."""
+    runs and measures are reused). Writes `out/results.json` and `out/report.md`; returns the results.
+
+    `shard=(i, n)`: one of `n` processes sharing the LM stage once the codec stage has finished (small models run
+    faster as several one-thread processes than as one process with several threads): it trains and measures the LMs
+    of every n-th codec run from the i-th, writes no results and returns `dict(shard=..., runs=[...])`; a call without
+    `shard` then gathers them (reusing everything they made)."""
     from mmd_music.conditioning import TextConditioner
     from mmd_music.musicnn import MusicnnEmbedder
     P, out = _claims_settings(out, preset, data, changes)
+    if shard is not None:
+        if len(shard) != 2 or not 0 <= shard[0] < shard[1]: raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
+        if not (out / 'codecs' / 'results.json').exists():
+            raise ValueError(f"{out}: the codec stage has not finished (no codecs/results.json): run without shard until the LM stage starts")
     seeds, vf, tf = list(P['seeds']), P['valid_fraction'], P['test_fraction']
     clock, t = {}, time.time()
     split = dict(valid_fraction=vf, test_fraction=tf)
@@ -209,19 +219,20 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
     ws = P['weight_steps']
     if P['selection_seed'] in seeds: raise ValueError(f"the selection seed {P['selection_seed']} must not be one of the seeds {seeds}: "
                                                       "the runs a weight was chosen by would then be measured as if they were not")
-    sel = independence_experiment(out / 'weights', weights=P['weights'], steps=ws, preset=P['codec_preset'], seed=P['selection_seed'],
+    sel = None if shard else independence_experiment(out / 'weights', weights=P['weights'], steps=ws, preset=P['codec_preset'], seed=P['selection_seed'],
                                   mel_tolerance=P['mel_tolerance'], measure_clips=P['measure_clips'], progress=progress, data=P['data'], init_from=P['codec'],
                                   quantizer_warmup=0, examples=0, checkpoint_every=ws, eval_every=ws, **split, **P['codec_train'])
-    weights = {v: sel['chosen'][v]['weight'] for v in ('mmd', 'mmd_delay')}
+    weights = {v: (sel or json.loads((out / 'weights' / 'results.json').read_text()))['chosen'][v]['weight'] for v in ('mmd', 'mmd_delay')}
     clock['weights'] = time.time() - t; t = time.time()
     # 2. the paired codec fine-tunes, measured on the test split
-    codecs = finetune_experiment(out / 'codecs', P['data'], steps=P['codec_steps'], seeds=seeds, weights=weights, init_from=P['codec'],
+    codecs = None if shard else finetune_experiment(out / 'codecs', P['data'], steps=P['codec_steps'], seeds=seeds, weights=weights, init_from=P['codec'],
                                  split='test', measure_clips=P['measure_clips'], preset=P['codec_preset'], progress=progress, **split, **P['codec_train'])
     clock['codecs'] = time.time() - t; t = time.time()
     # 3. the LMs: both patterns on every codec run's codes (a subset of the corpus), the codec's seed (the same batches in every arm)
     data_lm = lm_subset(P['data'], out / 'lm-data', P['lm_hours'], vf, tf)
     runs = [f'{a}_s{s}' for s in seeds for a in CLAIM_ARMS]
-    for name in runs:
+    mine = runs[shard[0]::shard[1]] if shard else runs
+    for name in mine:
         for p in LM_PATTERNS:
             cfg = _lm_config(P, p, out / 'codecs' / name, out / 'codes' / name, data_lm, int(name.rsplit('_s', 1)[1]))
             _train_to_end(train_lm, cfg, out / 'lms' / f'{name}-{p}', progress, f'LM {p} on codec {name}')
@@ -232,22 +243,25 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
     from mmd_music.runs import pick_device
     device = pick_device(P['device'])
     start = load_codec(P['codec'], device)
-    extract_codes(start, data_lm, out / 'codes' / 'start', vf, tf, ('test',), device, progress=False)
-    start_test = CodeSplit(out / 'codes' / 'start', 'test', codec_fingerprint(start))
-    caps = list(dict.fromkeys(t for t in start_test.texts if t))
-    if not caps: raise ValueError(f"{P['data']}: the test files have no captions to generate from")
-    test_captions = [caps[i % len(caps)] for i in range(P['clips_per_seed'])]
-    frames = int(round(P['gap_seconds'] * start_test.frame_rate))
+    start_test = None           # the start codec's test codes (shards leave them to the gathering call: one writer per folder)
+    if not shard:
+        extract_codes(start, data_lm, out / 'codes' / 'start', vf, tf, ('test',), device, progress=False)
+        start_test = CodeSplit(out / 'codes' / 'start', 'test', codec_fingerprint(start))
     _, info = load_lm(resolve_checkpoint(P['lms']['delay']['init_from']))
     text, embedder = TextConditioner(info['text_encoder']), MusicnnEmbedder()
     nll, start_nll, gen, moved = {}, {}, {}, {}
-    for name in runs:
+    for name in mine:
         codec = load_codec(out / 'codecs' / name, device)
         fp = codec_fingerprint(codec)
         extract_codes(codec, data_lm, out / 'codes' / name, vf, tf, ('test',), device, progress=False)
         test = CodeSplit(out / 'codes' / name, 'test', fp)
-        if test.codes.shape != start_test.codes.shape: raise RuntimeError(f"{name}: its test codes do not cover the start codec's frames")
-        moved[name] = [round(float(x), 4) for x in (test.codes != start_test.codes).double().mean(1)]
+        caps = list(dict.fromkeys(t for t in test.texts if t))         # the test files' captions: the same for every codec
+        if not caps: raise ValueError(f"{P['data']}: the test files have no captions to generate from")
+        test_captions = [caps[i % len(caps)] for i in range(P['clips_per_seed'])]
+        frames = int(round(P['gap_seconds'] * test.frame_rate))
+        if start_test is not None:
+            if test.codes.shape != start_test.codes.shape: raise RuntimeError(f"{name}: its test codes do not cover the start codec's frames")
+            moved[name] = [round(float(x), 4) for x in (test.codes != start_test.codes).double().mean(1)]
         seed = int(name.rsplit('_s', 1)[1])
         for p in LM_PATTERNS:
             run = out / 'lms' / f'{name}-{p}'
@@ -257,6 +271,7 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
             start_nll[name, p] = _lm_window_nll(base, test, frames, P['start_windows'], text,
                                                 out / 'start-nll' / f'{name}-{p}-{frames}-{P["start_windows"]}.json', device)
             gen[name, p] = _lm_generate(run, codec, P, test_captions, seed, embedder, text, device)
+    if shard: return dict(shard=tuple(shard), runs=mine)
     ref_clips = AudioClips(data_lm, 'test', P['clip_seconds'], start.config.sample_rate, mode='fixed', **split)
     n_ref = len(ref_clips) if P['reference_clips'] is None else min(P['reference_clips'], len(ref_clips))
     pick = torch.linspace(0, len(ref_clips) - 1, n_ref).round().long().tolist() if n_ref < len(ref_clips) else range(len(ref_clips))

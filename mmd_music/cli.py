@@ -6,7 +6,7 @@ Docs: https://mmd-music.github.io/mmd_music/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #e4e24a74
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, os, sys, time
 from collections import Counter
 from pathlib import Path
 
@@ -105,6 +105,15 @@ def cmd_experiment(args) -> int:
     if bad := [n for n in names if n not in ABLATIONS]:
         raise ValueError(f"unknown ablations {bad}; choose from {list(ABLATIONS)}, 'all' or 'none'")
     t = time.time()
+    if args.shard:
+        try: i, n = (int(x) for x in args.shard.split('/'))
+        except ValueError: raise ValueError(f"--shard takes I/N such as 0/2, got {args.shard!r}") from None
+        if 'OMP_NUM_THREADS' not in os.environ:      # the shards share the cores
+            import torch; torch.set_num_threads(max(1, (os.cpu_count() or 1) // n))
+        part = claims_experiment(args.out, args.preset, args.data, progress=not args.quiet, shard=(i, n))
+        print(f"shard {i}/{n}: LMs trained and measured for {', '.join(part['runs'])}; {time.time() - t:.0f} s. "
+              "When every shard has finished, run without --shard to gather the results.")
+        return 0
     result = claims_experiment(args.out, args.preset, args.data, progress=not args.quiet)
     plot_gap_against_tc(result, Path(args.out) / 'gap_against_tc.png')
     print(claims_report(result))
@@ -298,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--ablations', nargs='+', default=['all'], metavar='NAME',
                    help="after the claims, the loss's ablations in OUT/ablations: 'all' (default; about as long again as the claims), "
                         "'none', or names such as kernel=imq streams=inputs")
+    p.add_argument('--shard', default=None, metavar='I/N',
+                   help='once the codec stage has finished: train and measure the LMs of every N-th codec run from the I-th, '
+                        'as one of N processes started together (0/N ... N-1/N); then run without --shard to gather')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=cmd_experiment)
     p = sub.add_parser('comparison', help="the paper's comparison trained from scratch, one seed (resumable)",

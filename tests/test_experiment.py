@@ -17,6 +17,11 @@ def test_claims_experiment_resumes_after_a_kill(tmp_path):
     started = {p.name for p in (out / 'weights').iterdir()}
     r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--ablations', 'bogus')
     assert r.returncode == 2 and "unknown ablations ['bogus']" in r.stderr
+    # the LM stage's shards wait for the codec stage; a malformed shard is named
+    r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--shard', '0/2')
+    assert r.returncode == 2 and 'codec stage has not finished' in r.stderr
+    r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--shard', 'half')
+    assert r.returncode == 2 and 'takes I/N' in r.stderr
     r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--ablations', 'kernel=imq')
     assert r.returncode == 0, r.stderr[-3000:]
     assert {p.name for p in (out / 'weights').iterdir()} == started       # nothing trained twice under another name
@@ -32,6 +37,8 @@ def test_claims_experiment_resumes_after_a_kill(tmp_path):
     for c in result['claims']:
         assert f"| {c['claim']} |" in report and f"**{c['verdict']}**" in report
     assert (out / 'gap_against_tc.png').exists() and 'report: ' in r.stdout
+    r = run_cli('experiment', '--preset', 'tiny', '--data', FIXTURE / 'manifest.jsonl', '--out', out, '--quiet', '--shard', '1/2')
+    assert r.returncode == 0 and 'shard 1/2: LMs trained and measured for mmd_s1, none_s2, mmd_delay_s2' in r.stdout, r.stderr[-3000:]
     # other settings in the same folder are refused, nothing overwritten
     other = tmp_path / 'other'; shutil.copytree(FIXTURE, other)
     before = (out / 'results.json').read_text()

@@ -249,7 +249,7 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
         start_test = CodeSplit(out / 'codes' / 'start', 'test', codec_fingerprint(start))
     _, info = load_lm(resolve_checkpoint(P['lms']['delay']['init_from']))
     text, embedder = TextConditioner(info['text_encoder']), MusicnnEmbedder()
-    nll, start_nll, gen, moved = {}, {}, {}, {}
+    nll, start_nll, tuned_start, gen, moved = {}, {}, {}, {}, {}
     for name in mine:
         codec = load_codec(out / 'codecs' / name, device)
         fp = codec_fingerprint(codec)
@@ -270,6 +270,8 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
             base = resolve_checkpoint(P['lms'][p]['init_from'])
             start_nll[name, p] = _lm_window_nll(base, test, frames, P['start_windows'], text,
                                                 out / 'start-nll' / f'{name}-{p}-{frames}-{P["start_windows"]}.json', device)
+            tuned_start[name, p] = _lm_window_nll(ck, test, frames, P['start_windows'], text,      # the same windows as the base LM's
+                                                  run / f'claims_nll-{ck.name}-{frames}-{P["start_windows"]}.json', device)
             gen[name, p] = _lm_generate(run, codec, P, test_captions, seed, embedder, text, device)
     if shard: return dict(shard=tuple(shard), runs=mine)
     ref_clips = AudioClips(data_lm, 'test', P['clip_seconds'], start.config.sample_rate, mode='fixed', **split)
@@ -278,7 +280,7 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
     ref_list = [embed_clips(embedder, [ref_clips[i]['wav']], start.config.sample_rate, out / 'reference-embeddings') for i in pick]
     ref_emb, ref_clip = torch.cat(ref_list), torch.tensor([i for i, e in enumerate(ref_list) for _ in range(len(e))])
     clock['measures'] = time.time() - t
-    return _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start_nll, gen, moved, ref_emb, ref_clip, clock)
+    return _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start_nll, tuned_start, gen, moved, ref_emb, ref_clip, clock)
 
 # %% ../nbs/16_claims.ipynb #98ad20a1
 PAPER_FIGURES = dict(tc='0.068 -> 0.046 nats (-32%)', fad='FAD (CLAP) 0.338 -> 0.265, no loss -> delay-matched loss',
@@ -299,7 +301,7 @@ def correlation_interval(x, y, level: float = 0.95) -> dict:
     z, half = np.arctanh(np.clip(r, -0.999999, 0.999999)), float(torch.distributions.Normal(0, 1).icdf(torch.tensor((1 + level) / 2))) / math.sqrt(n - 3)
     return dict(r=r, low=float(np.tanh(z - half)), high=float(np.tanh(z + half)), n=n)
 
-def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start_nll, gen, moved, ref_emb, ref_clip, clock) -> dict:
+def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start_nll, tuned_start, gen, moved, ref_emb, ref_clip, clock) -> dict:
     level = 0.95
     arm_of, seed_of = (lambda n: n.rsplit('_s', 1)[0]), (lambda n: int(n.rsplit('_s', 1)[1]))
     ref = clip_embeddings(ref_emb, ref_clip)
@@ -314,6 +316,8 @@ def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start
             row[f'lm_{p}'] = str(latest_checkpoint(out / 'lms' / f'{name}-{p}'))
             row[f'nll_{p}'] = float(np.mean(nll[name, p]['nll_per_window']))
             row[f'start_nll_{p}'] = float(np.mean(start_nll[name, p]['nll_per_window']))
+            if start_nll[name, p]['files'] != tuned_start[name, p]['files']: raise RuntimeError(f"{name}: its {p} LMs were compared on different windows")
+            row[f'finetune_change_{p}'] = float(np.mean(tuned_start[name, p]['nll_per_window'])) - row[f'start_nll_{p}']
             row[f'audio_per_second_{p}'] = gen[name, p]['audio_per_second']
             row[f'kad_{p}'] = kernel_audio_distance(clip_embeddings(gen[name, p]['embeddings'], gen[name, p]['clip']), ref, scale)
         if nll[name, 'delay']['files'] != nll[name, 'flatten']['files']: raise RuntimeError(f"{name}: its LMs were measured on different windows")
@@ -321,7 +325,8 @@ def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start
         row['speed_ratio'] = row['audio_per_second_delay'] / row['audio_per_second_flatten']
         per_run[name] = row
     value = lambda a, s, k: per_run[f'{a}_s{s}'][k]['mean'] if k == 'gap' else per_run[f'{a}_s{s}'][k]
-    keys = ('gap', 'nll_delay', 'nll_flatten', 'start_nll_delay', 'start_nll_flatten', 'kad_delay', 'kad_flatten', 'speed_ratio')
+    keys = ('gap', 'nll_delay', 'nll_flatten', 'start_nll_delay', 'start_nll_flatten', 'finetune_change_delay', 'finetune_change_flatten',
+            'kad_delay', 'kad_flatten', 'speed_ratio')
     arms = {a: {k: seed_interval([value(a, s, k) for s in seeds], level) for k in keys} for a in CLAIM_ARMS}
     def paired(a, ka, b, kb):   # a difference paired by seed, with its verdict
         iv = seed_interval([value(a, s, ka) - value(b, s, kb) for s in seeds], level)
@@ -330,6 +335,8 @@ def _claims_result(out, P, preset, seeds, weights, sel, codecs, runs, nll, start
     kads = {'mmd_delay/delay - none/delay': paired('mmd_delay', 'kad_delay', 'none', 'kad_delay'),
             'mmd_delay/delay - mmd/delay': paired('mmd_delay', 'kad_delay', 'mmd', 'kad_delay'),
             'mmd/delay - none/delay': paired('mmd', 'kad_delay', 'none', 'kad_delay'),
+            'mmd_delay/flatten - none/flatten': paired('mmd_delay', 'kad_flatten', 'none', 'kad_flatten'),
+            'mmd/flatten - none/flatten': paired('mmd', 'kad_flatten', 'none', 'kad_flatten'),
             'none/delay - none/flatten': paired('none', 'kad_delay', 'none', 'kad_flatten'),
             'mmd_delay/delay - none/flatten': paired('mmd_delay', 'kad_delay', 'none', 'kad_flatten')}
     # FAD of all seeds' clips together: descriptive (biased upward at this number of clips, by an amount that depends on each set's spread)
@@ -432,22 +439,34 @@ def claims_report(result: dict) -> str:
     for a, m in result['codecs']['paired'].items():
         lines.append(f"| {a} - none | " + ' | '.join(f"{_fmt(m[k], sign='+')} {m[k]['verdict']}" if k in m else 'n/a' for k in keys) + ' |')
     lines += ["", "## LMs (test split)", "",
-              f"Teacher-forced NLL in nats per frame (the file's caption given) on the same {P['gap_seconds']:g}-s windows for every LM; "
-              "the factorisation gap is the delay LM's NLL minus the flattened LM's on the same codes: the dependence the delay LM "
-              "cannot model plus any difference in how well the two were trained (below 0 when the flattened LM is the weaker). "
-              "'Start' columns: the base LMs before fine-tuning on each arm's codes (a start that favours codes closer to the start codec's).", "",
-              "| arm | NLL delay | NLL flattened | factorisation gap | start NLL delay | start NLL flattened | KAD delay | KAD flattened | speed-up of the delay LM |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              f"Teacher-forced NLL in nats per frame (the file's caption given) on the same {P['test_windows']} test windows of "
+              f"{P['gap_seconds']:g} s for every fine-tuned LM; the factorisation gap is the delay LM's NLL minus the flattened LM's on "
+              "the same codes: the dependence the delay LM cannot model plus any difference in how well the two were trained (an "
+              "optimal flattened LM is never worse than a delay LM, so a gap below 0 means the flattened LM is under-trained by at "
+              f"least that much). 'Start' columns: the base LMs before fine-tuning, on each arm's codes, on {P['start_windows']} "
+              "windows spread the same way (not those of the fine-tuned columns); 'fine-tuning' columns: the fine-tuned LM's NLL "
+              "minus the base LM's on those same windows. The base LMs learnt the start codec's codes, a start that favours the "
+              "codes that moved least.", "",
+              "| arm | NLL delay | NLL flattened | factorisation gap | start NLL delay | start NLL flattened | fine-tuning delay | fine-tuning flattened | KAD delay | KAD flattened | speed-up of the delay LM |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for a, m in result['arms'].items():
+        change = lambda p: _fmt(m[f'finetune_change_{p}'], sign='+') if f'finetune_change_{p}' in m else 'n/a'
         lines.append(f"| {a} | {_fmt(m['nll_delay'])} | {_fmt(m['nll_flatten'])} | {_fmt(m['gap'], sign='+')} | {_fmt(m['start_nll_delay'])} | "
-                     f"{_fmt(m['start_nll_flatten'])} | {_fmt(m['kad_delay'], '.4f')} | {_fmt(m['kad_flatten'], '.4f')} | {_fmt(m['speed_ratio'], '.2f')}x |")
+                     f"{_fmt(m['start_nll_flatten'])} | {change('delay')} | {change('flatten')} | {_fmt(m['kad_delay'], '.4f')} | "
+                     f"{_fmt(m['kad_flatten'], '.4f')} | {_fmt(m['speed_ratio'], '.2f')}x |")
     lines += ["", "| paired by seed | difference [95%] | verdict |", "|---|---|---|"]
     for k, m in result['paired']['gap'].items(): lines.append(f"| gap: {k} | {_fmt(m, sign='+')} | {m['verdict']} |")
     for k, m in result['paired']['kad'].items(): lines.append(f"| KAD: {k} | {_fmt(m, '.4f', '+')} | {m['verdict']} |")
+    n_cmp = len(result['paired']['gap']) + len(result['paired']['kad'])
+    lines += ["", f"No correction for the {n_cmp} comparisons above ({S - 1} degrees of freedom each): a single resolved interval among "
+              "them is weak evidence. Generated clips are decoded by their own codec, so a KAD difference between arms mixes the "
+              "LMs' samples with the codecs' reconstruction."]
     g = result['gap_tc_correlation']
     if g['r'] is not None:
         lines += ["", f"Across the {g['n']} codec runs, the factorisation gap against the delay-grouped TC: Pearson r = {g['r']:.2f} "
-                  f"[{g['low']:.2f}, {g['high']:.2f}] (Fisher z; the runs of one seed share their batches, so read it as descriptive)."]
+                  f"[{g['low']:.2f}, {g['high']:.2f}] (Fisher z). Descriptive only: the runs form {len(CLAIM_ARMS)} clusters, one per arm, "
+                  "so r mostly contrasts the arms, and the runs of one seed share their batches; the interval treats them as independent "
+                  "and is too narrow."]
     lines += ["", f"FAD (musicnn) of the {S * P['clips_per_seed']} clips of each arm and LM together, descriptive only (no interval: at this "
               "number of clips against 200 dimensions its bias exceeds the differences, and depends on each set's spread): " +
               ', '.join(f"{c} {v:.2f}" for c, v in result['fad'].items()) + ".", "",

@@ -193,6 +193,11 @@ def _claims_settings(out, preset: str, data, changes: dict) -> tuple[dict, Path]
     (out / 'setup.json').write_text(json.dumps(setup, indent=1))
     return P, out
 
+def _chosen_weights(out: Path) -> dict:
+    "Each MMD arm's loss weight as the finished weight selection in `out/weights` chose it."
+    chosen = json.loads((out / 'weights' / 'results.json').read_text())['chosen']
+    return {v: chosen[v]['weight'] for v in ('mmd', 'mmd_delay')}
+
 def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progress: bool = True, shard: tuple[int, int] | None = None,
                       **changes) -> dict:
     """The paper's three claims decided on a paired design at a preset's scale (`CLAIMS_PRESETS`; `changes` override its
@@ -222,7 +227,7 @@ def claims_experiment(out, preset: str = 'cpu', data: str | None = None, progres
     sel = None if shard else independence_experiment(out / 'weights', weights=P['weights'], steps=ws, preset=P['codec_preset'], seed=P['selection_seed'],
                                   mel_tolerance=P['mel_tolerance'], measure_clips=P['measure_clips'], progress=progress, data=P['data'], init_from=P['codec'],
                                   quantizer_warmup=0, examples=0, checkpoint_every=ws, eval_every=ws, **split, **P['codec_train'])
-    weights = {v: (sel or json.loads((out / 'weights' / 'results.json').read_text()))['chosen'][v]['weight'] for v in ('mmd', 'mmd_delay')}
+    weights = _chosen_weights(out)
     clock['weights'] = time.time() - t; t = time.time()
     # 2. the paired codec fine-tunes, measured on the test split
     codecs = None if shard else finetune_experiment(out / 'codecs', P['data'], steps=P['codec_steps'], seeds=seeds, weights=weights, init_from=P['codec'],
@@ -541,7 +546,7 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
     plain_runs = {s: out / 'codecs' / f'mmd_s{s}' for s in seeds}
     plain = None
     if (out / 'weights' / 'results.json').exists() and all(_run_done(r, P['codec_steps']) for r in plain_runs.values()):
-        w_plain = json.loads((out / 'weights' / 'results.json').read_text())['chosen']['mmd']['weight']
+        w_plain = _chosen_weights(out)['mmd']
         plain = {s: run(r, s, dict(weight=float(w_plain), pattern='parallel'), 'test') for s, r in plain_runs.items()}
     res = {}
     for name, change in variants.items():

@@ -22,10 +22,10 @@ from .experiments import (_cached, _train_to_end, difference_verdict, finetune_e
 from .train_lm import lm_train_config, load_lm, train_lm
 
 # %% auto #0
-__all__ = ['CLAIMS_PRESETS', 'CLAIM_ARMS', 'LM_PATTERNS', 'PAPER_FIGURES', 'ABLATIONS', 'lm_subset', 'clip_embeddings',
-           'kernel_audio_distance', 'claim_verdict', 'closeness_verdict', 'claims_experiment', 'correlation_interval',
-           'claims_table', 'claims_report', 'plot_gap_against_tc', 'ablation_experiment', 'ablation_table',
-           'claims_summary', 'publish_claims']
+__all__ = ['CLAIMS_PRESETS', 'CLAIM_ARMS', 'LM_PATTERNS', 'PAPER_FIGURES', 'ABLATIONS', 'ABLATION_REFERENCES', 'lm_subset',
+           'clip_embeddings', 'kernel_audio_distance', 'claim_verdict', 'closeness_verdict', 'claims_experiment',
+           'correlation_interval', 'claims_table', 'claims_report', 'plot_gap_against_tc', 'ablation_experiment',
+           'ablation_table', 'claims_summary', 'publish_claims']
 
 # %% ../nbs/16_claims.ipynb #7d3b61db
 CLAIMS_PRESETS = {
@@ -510,6 +510,8 @@ ABLATIONS = {   # one factor at a time from the plain loss (residual streams, da
     'kernel=linear': dict(kernel='linear', estimator='unbiased'),
     'kernel=quadratic': dict(kernel='quadratic', estimator='unbiased'),
 }
+# a variant that changes two things is also read against the variant that changes only the other one (run first)
+ABLATION_REFERENCES = {'kernel=imq': 'estimator=unbiased', 'kernel=linear': 'estimator=unbiased', 'kernel=quadratic': 'estimator=unbiased'}
 
 def _codec_run_config(P: dict, seed: int, mmd: dict | None = None, selection: bool = False):
     """A fine-tune of the start codec exactly as the claims build it: a weight-selection run (`selection`, as
@@ -526,13 +528,17 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
     estimator; one changed at a time), the weight chosen on the valid split as the claims choose theirs (selection seed,
     weight grid, lowest TC within the mel tolerance of the selection's run without the loss), then fine-tunes with the
     claims' seeds, measured on the test split and compared within each seed with the claims' fine-tune without the
-    loss (same start, batches and clips). Shares `out` with `claims_experiment` (the same preset, data and changes):
+    loss (same start, batches and clips), and, for a variant of `ABLATION_REFERENCES`, with its reference variant (run
+    too where it was not asked for). Shares `out` with `claims_experiment` (the same preset, data and changes):
     the runs without the loss it needs are the claims' own, trained here when the claims have not run yet. Writes
     `out/ablations/results.json` and `report.md`; resumable."""
     from mmd_music.experiments import _evaluate, part_figures
     from mmd_music.train import train_codec
     P, out = _claims_settings(out, preset, data, changes)
-    variants = {v: ABLATIONS[v] for v in (variants or ABLATIONS)}
+    names = list(variants or ABLATIONS)
+    names = [r for r in dict.fromkeys(ABLATION_REFERENCES.get(n) for n in names) if r and r not in names] + names
+    names.sort(key=lambda n: n not in ABLATION_REFERENCES.values())     # references first (stable)
+    variants = {v: ABLATIONS[v] for v in names}
     seeds = list(P['seeds'])
     def run(folder: Path, seed: int, mmd: dict | None, split: str, selection: bool = False, label: str = '') -> dict:
         cfg = _codec_run_config(P, seed, mmd, selection)
@@ -548,24 +554,27 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
     if (out / 'weights' / 'results.json').exists() and all(_run_done(r, P['codec_steps']) for r in plain_runs.values()):
         w_plain = _chosen_weights(out)['mmd']
         plain = {s: run(r, s, dict(weight=float(w_plain), pattern='parallel'), 'test') for s, r in plain_runs.items()}
-    res = {}
+    res, evals = {}, {}
     for name, change in variants.items():
         folder = out / 'ablations' / name.replace('=', '-')
         loss = lambda w: dict(weight=float(w), pattern='parallel', **change)
         valid = {w: run(folder / f'select_w{w:g}', P['selection_seed'], loss(w), 'valid', True, f'{name} weight {w:g}') for w in P['weights']}
         ok = [w for w in valid if valid[w]['mel_distance'] <= (1 + P['mel_tolerance']) * mel0]
         w = min(ok, key=lambda w: valid[w]['total_correlation']) if ok else min(valid, key=lambda w: valid[w]['mel_distance'])
-        rows = {}
-        for s in seeds:
-            ev = run(folder / f's{s}', s, loss(w), 'test', label=f'{name} seed {s}')
+        rows, ref = {}, ABLATION_REFERENCES.get(name)
+        evals[name] = {s: run(folder / f's{s}', s, loss(w), 'test', label=f'{name} seed {s}') for s in seeds}
+        for s, ev in evals[name].items():
             if ev['clips_key'] != base[s]['clips_key']: raise RuntimeError(f"{name} seed {s}: not measured on the clips of the run without the loss")
             rows[s] = {k: ev[k] - base[s][k] for k in ('total_correlation', 'mel_distance', 'si_snr')} | dict(total_correlation_abs=ev['total_correlation'])
             if plain: rows[s] |= {f'{k}_vs_plain': ev[k] - plain[s][k] for k in ('total_correlation', 'mel_distance')}
+            if ref: rows[s] |= {f'{k}_vs_reference': ev[k] - evals[ref][s][k] for k in ('total_correlation', 'mel_distance', 'si_snr')}
         res[name] = dict(change=change, weight=w, within_tolerance=bool(ok),
                          valid={f'{k:g}': dict(total_correlation=v['total_correlation'], mel_distance=v['mel_distance']) for k, v in valid.items()},
                          total_correlation=seed_interval([rows[s]['total_correlation_abs'] for s in seeds]),
                          paired={k: (iv := seed_interval([rows[s][k] for s in seeds])) | dict(verdict=difference_verdict(iv))
-                                 for k in ('total_correlation', 'mel_distance', 'si_snr') + (('total_correlation_vs_plain', 'mel_distance_vs_plain') if plain else ())},
+                                 for k in ('total_correlation', 'mel_distance', 'si_snr') + (('total_correlation_vs_plain', 'mel_distance_vs_plain') if plain else ())
+                                 + (('total_correlation_vs_reference', 'mel_distance_vs_reference', 'si_snr_vs_reference') if ref else ())},
+                         **(dict(reference=ref) if ref else {}),
                          runs={s: str(latest_checkpoint(folder / f's{s}')) for s in seeds})
     result = dict(preset=preset, seeds=seeds, mel_tolerance=P['mel_tolerance'], weights=list(P['weights']), valid_mel_without_loss=mel0,
                   total_correlation_without_loss=seed_interval([base[s]['total_correlation'] for s in seeds]), variants=res)
@@ -588,6 +597,16 @@ def ablation_table(result: dict) -> str:
                  f"weight chosen on the valid split among {result['weights']} (lowest TC within {result['mel_tolerance']:.0%} of the mel "
                  f"distance without the loss); test split, seeds {result['seeds']}, differences within each seed, 95% t intervals over seeds; "
                  f"'plain loss': the claims' run with the loss unchanged at its own chosen weight (n/a before the claims' codec stage has run).")
+    refs = {n: v for n, v in result['variants'].items() if 'reference' in v}
+    if refs:
+        lines += ["", "Variants that change two things, read against the variant that changes only the other one (each at its own chosen "
+                  "weight, seed by seed on the same clips):", "",
+                  "| variant | against | weights | TC - reference [95%] | mel distance - reference [95%] | SI-SNR - reference [95%] |",
+                  "|---|---|---|---|---|---|"]
+        for n, v in refs.items():
+            p, r = v['paired'], v['reference']
+            lines.append(f"| {n} | {r} | {v['weight']:g} vs {result['variants'][r]['weight']:g} | {vs(p, 'total_correlation_vs_reference')} | "
+                         f"{vs(p, 'mel_distance_vs_reference')} | {_fmt(p['si_snr_vs_reference'], '.2f', '+')} {p['si_snr_vs_reference']['verdict']} |")
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/16_claims.ipynb #4242d590

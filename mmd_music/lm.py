@@ -135,10 +135,11 @@ class Attention(nn.Module):
     def _split(self, x):  # [B, n, D] -> [B, H, n, D/H]
         return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
 
-    def forward(self, x, context=None, context_mask=None, cache: KVCache | None = None, pos: int = 0, kv=None, rope=None):
-        q = self._split(self.q(x))
+    def forward(self, x, context=None, context_mask=None, cache: KVCache | None = None, pos: int = 0, kv=None, rope=None, qkv=None):
+        "`qkv`: this layer's q and kv weights as one `[3D, D]` matrix (generation fuses them once), for self-attention."
         if context is None and kv is None:                    # causal self-attention
-            k, v = map(self._split, self.kv(x).chunk(2, -1))
+            if qkv is not None: q, k, v = map(self._split, F.linear(x, qkv).chunk(3, -1))
+            else: q, (k, v) = self._split(self.q(x)), map(self._split, self.kv(x).chunk(2, -1))
             if rope is not None:                              # the cache holds rotated keys: each is turned once
                 q, k = rotary(q, rope), rotary(k, rope)
             mask, causal = None, True
@@ -149,6 +150,7 @@ class Attention(nn.Module):
                 elif pos > 0:                                 # a block of queries after a cached prefix
                     mask = torch.ones(n, pos + n, dtype=torch.bool, device=x.device).tril(pos)
         else:                                                 # cross-attention (keys may come precomputed)
+            q = self._split(self.q(x))
             k, v = kv if kv is not None else self.context_kv(context)
             mask, causal = (None if context_mask is None else context_mask[:, None, None, :]), False
         y = _attend(q, k, v, mask, causal, self.backend)
@@ -167,10 +169,10 @@ class Block(nn.Module):
         self.norm_cross = nn.LayerNorm(d) if cfg.cond_dim else None
         self.norm2 = nn.LayerNorm(d)
         self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn_mult * d, bias=False), nn.GELU(), nn.Linear(cfg.ffn_mult * d, d, bias=False))
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout) if cfg.dropout else nn.Identity()   # no call at all when there is none
 
-    def forward(self, x, cond=None, cond_mask=None, cache=None, pos=0, cross_kv=None, rope=None):
-        x = x + self.drop(self.attn(self.norm1(x), cache=cache, pos=pos, rope=rope))
+    def forward(self, x, cond=None, cond_mask=None, cache=None, pos=0, cross_kv=None, rope=None, qkv=None):
+        x = x + self.drop(self.attn(self.norm1(x), cache=cache, pos=pos, rope=rope, qkv=qkv))
         if self.cross is not None:
             x = x + self.drop(self.cross(self.norm_cross(x), cond, cond_mask, kv=cross_kv))
         return x + self.drop(self.ffn(self.norm2(x)))
@@ -247,9 +249,11 @@ def prepare_melody(self: PatternLM, melody: torch.Tensor | None, drop: torch.Ten
 
 # %% ../nbs/07_lm.ipynb #3f47d3a8
 @patch
-def embed_steps(self: PatternLM, inp: torch.Tensor, check: bool = True) -> torch.Tensor:
-    "`[B, K, n]` step tokens in `[0, bins]` -> `[B, n, D]`, the sum of the K embeddings (`check=False`: tokens known valid)."
+def embed_steps(self: PatternLM, inp: torch.Tensor, check: bool = True, table: torch.Tensor | None = None) -> torch.Tensor:
+    """`[B, K, n]` step tokens in `[0, bins]` -> `[B, n, D]`, the sum of the K embeddings (`check=False`: tokens known valid;
+    `table`: the K embedding tables stacked `[K·(bins+1), D]` (`fused_weights`), one lookup instead of K, tokens not checked)."""
     cfg = self.config
+    if table is not None: return F.embedding(inp + torch.arange(0, cfg.n_q * (cfg.bins + 1), cfg.bins + 1, device=inp.device)[:, None], table).sum(1)
     if not check: return sum(self.emb[k](inp[:, k]) for k in range(cfg.n_q))
     if inp.dim() != 3 or inp.shape[1] != cfg.n_q: raise ValueError(f"input steps must be [B, {cfg.n_q}, S], got {tuple(inp.shape)}")
     if inp.dtype not in (torch.int64, torch.int32): raise ValueError(f"input steps must be integers, got {inp.dtype}")
@@ -258,18 +262,35 @@ def embed_steps(self: PatternLM, inp: torch.Tensor, check: bool = True) -> torch
     return sum(self.emb[k](inp[:, k]) for k in range(cfg.n_q))
 
 @patch
-def _positions(self: PatternLM, x: torch.Tensor, start: int) -> tuple[torch.Tensor, tuple | None]:
+def _positions(self: PatternLM, x: torch.Tensor, start: int, table=None) -> tuple[torch.Tensor, tuple | None]:
     """`x` `[B, n, D]` at positions `start..` -> (`x` with sinusoidal embeddings added, None) for 'sin';
-    (`x` unchanged, the `rotary_table` every self-attention layer uses) for 'rope'."""
-    cfg = self.config
-    if cfg.positions == 'rope': return x, rotary_table(start, x.shape[1], cfg.dim // cfg.heads, cfg.max_period, x.device)
-    return x + sinusoidal_positions(torch.arange(start, start + x.shape[1], device=x.device), cfg.dim, cfg.max_period, cfg.sin_frequencies).to(x.dtype), None
+    (`x` unchanged, the `rotary_table` every self-attention layer uses) for 'rope'. `table`: the positions'
+    table from position 0 on (`fused_weights`), sliced instead of computed."""
+    cfg, end = self.config, start + x.shape[1]
+    if cfg.positions == 'rope':
+        return x, (rotary_table(start, x.shape[1], cfg.dim // cfg.heads, cfg.max_period, x.device) if table is None else (table[0][start:end], table[1][start:end]))
+    pe = sinusoidal_positions(torch.arange(start, end, device=x.device), cfg.dim, cfg.max_period, cfg.sin_frequencies) if table is None else table[start:end]
+    return x + pe.to(x.dtype), None
 
 @patch
-def _heads(self: PatternLM, h: torch.Tensor) -> torch.Tensor:
-    "`[B, n, D]` -> logits `[B, K, n, bins]` (float32)."
+def _heads(self: PatternLM, h: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    "`[B, n, D]` -> logits `[B, K, n, bins]` (float32). `weight`: the K heads as one `[K·bins, D]` matrix (`fused_weights`)."
     h = self.norm(h)
+    if weight is not None: return F.linear(h, weight).unflatten(-1, (self.config.n_q, -1)).transpose(1, 2).float()
     return torch.stack([head(h) for head in self.heads], 1).float()
+
+@patch
+def fused_weights(self: PatternLM, length: int) -> dict:
+    """What generation computes once instead of at every step: each block's self-attention q and kv weights as one
+    `[3D, D]` matrix (`qkv`), the K heads as one `[K·bins, D]` matrix (`heads`), the K embedding tables as one
+    (`embeddings`), and the table of positions
+    0..length-1 (`positions`). Copies of the weights (attention and heads: about a fifth of MusicGen small's), so
+    they hold only for the weights they were made from."""
+    cfg, dev = self.config, self.norm.weight.device
+    table = (rotary_table(0, length, cfg.dim // cfg.heads, cfg.max_period, dev) if cfg.positions == 'rope'
+             else sinusoidal_positions(torch.arange(length, device=dev), cfg.dim, cfg.max_period, cfg.sin_frequencies))
+    return dict(qkv=[torch.cat([b.attn.q.weight, b.attn.kv.weight]) for b in self.blocks],
+                heads=torch.cat([h.weight for h in self.heads]), positions=table, embeddings=torch.cat([e.weight for e in self.emb]))
 
 @patch
 def forward(self: PatternLM, inp: torch.Tensor, cond=None, cond_mask=None, melody=None, drop=None) -> torch.Tensor:
@@ -284,12 +305,16 @@ def forward(self: PatternLM, inp: torch.Tensor, cond=None, cond_mask=None, melod
     return self._heads(x[:, P:])
 
 @patch
-def forward_cached(self: PatternLM, x: torch.Tensor, caches: list[KVCache], pos: int, cross_kv=None, cond_mask=None) -> torch.Tensor:
-    "Embedded inputs `x` `[B, n, D]` (no positions yet) at positions `pos..pos+n-1` against `caches` -> logits `[B, K, n, bins]`."
-    x, rope = self._positions(x, pos)
+def forward_cached(self: PatternLM, x: torch.Tensor, caches: list[KVCache], pos: int, cross_kv=None, cond_mask=None,
+                   fused: dict | None = None) -> torch.Tensor:
+    """Embedded inputs `x` `[B, n, D]` (no positions yet) at positions `pos..pos+n-1` against `caches` -> logits `[B, K, n, bins]`;
+    `fused`: this LM's `fused_weights`, which save a matmul per layer and K - 1 per step."""
+    f = fused or {}
+    x, rope = self._positions(x, pos, f.get('positions'))
     for i, b in enumerate(self.blocks):
-        x = b(x, None, cond_mask, cache=caches[i], pos=pos, cross_kv=None if cross_kv is None else cross_kv[i], rope=rope)
-    return self._heads(x)
+        x = b(x, None, cond_mask, cache=caches[i], pos=pos, cross_kv=None if cross_kv is None else cross_kv[i], rope=rope,
+              qkv=f['qkv'][i] if f else None)
+    return self._heads(x, f.get('heads'))
 
 # %% ../nbs/07_lm.ipynb #fa7f7811
 def lm_loss(logits: torch.Tensor, seq: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -367,16 +392,18 @@ def generate_sequence(self: PatternLM, frames: int, cond=None, cond_mask=None, m
     drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)]) if guided else None
     dup = (lambda x: None if x is None else torch.cat([x, x])) if guided else (lambda x: x)
     c, cm = self.prepare_condition(dup(cond), dup(cond_mask), drop, batch=rows)
+    if cm is not None and bool(cm.all()): cm = None                    # nothing masked: no mask to apply at every step
     prefix = self.prepare_melody(dup(melody), drop)
     P = 0 if prefix is None else prefix.shape[1]
     caches = [KVCache(P + S) for _ in self.blocks]
     cross_kv = [b.cross.context_kv(c) for b in self.blocks] if c is not None else None
+    fused = self.fused_weights(P + S)
     logits_all = torch.zeros(B, K, S, cfg.bins, device=device) if return_logits else None
 
     def run(inp_steps, pos):                                           # [B, K, n] step inputs at LM positions pos..
-        x = self.embed_steps(dup(inp_steps), check=False)                 # prompt checked above, the rest sampled here
+        x = self.embed_steps(dup(inp_steps), table=fused['embeddings'])    # prompt checked above, the rest sampled here
         if pos == 0 and prefix is not None: x = torch.cat([prefix, x], 1)
-        out = self.forward_cached(x, caches, pos, cross_kv, cm)[:, :, -inp_steps.shape[2]:]
+        out = self.forward_cached(x, caches, pos, cross_kv, cm, fused)[:, :, -inp_steps.shape[2]:]
         if guided: out = out[B:] + guidance * (out[:B] - out[B:])
         return out                                                     # [B, K, n, bins]
 
@@ -384,9 +411,12 @@ def generate_sequence(self: PatternLM, frames: int, cond=None, cond_mask=None, m
     out = run(inputs[:, :, :s0 + 1], 0)
     if return_logits: logits_all[:, :, :s0 + 1] = out
     step_logits = out[:, :, -1]
+    unknown_at = [[k for k, u in enumerate(step) if u] for step in (seq[0] < 0).T.tolist()]   # per step, the codebooks to sample (read once)
     for s in tqdm(range(s0, S), disable=not progress, desc='generating', unit='step'):
-        todo = seq[0, :, s] < 0                                        # [K] codebooks to sample at this step
-        if todo.any():
+        todo = unknown_at[s]
+        if len(todo) == K:                                             # every codebook (most delay steps): no gather
+            seq[:, :, s] = sample_logits(step_logits.reshape(-1, cfg.bins), temperature, top_k, top_p, generator).view(B, K)
+        elif todo:
             tok = sample_logits(step_logits[:, todo].reshape(-1, cfg.bins), temperature, top_k, top_p, generator)
             seq[:, todo, s] = tok.view(B, -1)
         if s + 1 < S:

@@ -13,7 +13,7 @@ from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
-           'machine_limits', 'generation_speed']
+           'machine_limits', 'generation_speed', 'precision_nll']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -217,8 +217,10 @@ def machine_limits(threads: int | None = None, read_mb: int = 1024, gemm_n: int 
 
 # %% ../nbs/13_bench.ipynb #b60054ea
 def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, repeats: int = 3, device: str = 'cpu',
-                     flatten_seconds: float | None = None, threads: int | None = None) -> dict:
-    "Generation speed (audio seconds per second) of ours with delay and with flattening, and of transformers' MusicGen, at one size."
+                     flatten_seconds: float | None = None, threads: int | None = None, bf16: bool = False) -> dict:
+    """Generation speed (audio seconds per second) of ours with delay and with flattening, and of transformers' MusicGen, at one
+    size; with `bf16`, also ours with delay and its weights in bfloat16 (half the bytes read per step; `precision_nll` gives
+    its cost in NLL)."""
     from transformers import MusicgenDecoderConfig, MusicgenForCausalLM, logging as hf_logging
     from mmd_music.lm import PatternLM, lm_config
     if threads: torch.set_num_threads(threads)
@@ -243,9 +245,13 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
         return hf.generate(input_ids=torch.full((batch * base.n_q, 1), base.bins, device=dev), encoder_hidden_states=cond,
                            max_length=T + base.n_q, do_sample=True, top_k=250, num_return_sequences=1)
     runs = dict(delay=(ours(delay, T), T), flatten=(ours(flat, Tf), Tf), transformers=(theirs, T))
+    if bf16:
+        half = PatternLM(delay.config).to(dev).eval(); half.load_state_dict(delay.state_dict()); half.to(torch.bfloat16)
+        runs['delay_bf16'] = (ours(half, T), T)
     with torch.inference_mode():
         assert theirs().shape == ours(delay, T)().shape == (batch, base.n_q, T)   # warm-up, and the same output
         ours(flat, min(Tf, 8))()
+        if bf16: ours(half, min(T, 8))()
         times = {k: [] for k in runs}
         for _ in range(repeats):
             for name, (f, _) in runs.items():
@@ -258,9 +264,29 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
                seconds={k: round(v, 3) for k, v in med.items()}, audio_per_second={k: round(v, 3) for k, v in rate.items()},
                delay_vs_transformers=round(rate['delay'] / rate['transformers'], 2),
                delay_vs_flatten=round(rate['delay'] / rate['flatten'], 2))
+    res['steps'] |= {'delay_bf16': res['steps']['delay']} if bf16 else {}
+    if bf16: res['delay_bf16_vs_transformers'] = round(rate['delay_bf16'] / rate['transformers'], 2)
     print(f"generation, size {size} ({base.layers} layers, width {base.dim}, {base.n_q} x {base.bins}), batch {batch}, {dev}, "
           f"{res['threads']} threads, median of {repeats}:")
     for k in runs:
         print(f"  {k:13s} {res['steps'][k]:5d} steps  {med[k]:8.3f} s  {rate[k]:7.3f} s of audio per s")
-    print(f"  delay / transformers: {res['delay_vs_transformers']:.2f}x   delay / flatten: {res['delay_vs_flatten']:.2f}x")
+    print(f"  delay / transformers: {res['delay_vs_transformers']:.2f}x   delay / flatten: {res['delay_vs_flatten']:.2f}x"
+          + (f"   delay bf16 / transformers: {res['delay_bf16_vs_transformers']:.2f}x" if bf16 else ''))
     return res
+
+# %% ../nbs/13_bench.ipynb #8b2eddbe
+def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None, dtype=torch.bfloat16, tolerance: float = 0.01) -> dict:
+    """Teacher-forced NLL (nats per code) of `lm` in float32 and of a copy in `dtype`, on the same windows `codes` `[N, K, T]`
+    (with their condition, if any); the paired per-window difference with a 95% interval over `files` (`[N]` file ids;
+    None: each window its own). `lossless`: the interval lies within ±`tolerance`."""
+    from mmd_music.base import mean_by_file
+    from mmd_music.eval import window_nll
+    def copy_in(dt):                    # a copy, so the caller's LM keeps its precision
+        m = type(lm)(lm.config).to(next(lm.parameters()).device).eval(); m.load_state_dict(lm.state_dict()); return m.to(dt)
+    full = window_nll(copy_in(torch.float32), codes, cond, cond_mask, per_codebook=True).mean(1)
+    reduced = window_nll(copy_in(dtype), codes, cond, cond_mask, per_codebook=True).mean(1)
+    files = list(range(len(codes))) if files is None else list(files)
+    diff = mean_by_file(reduced - full, files)
+    return dict(dtype=str(dtype).replace('torch.', ''), windows=len(codes), files=diff['files'], nll_float32=mean_by_file(full, files),
+                nll=mean_by_file(reduced, files), difference=diff,
+                lossless=diff['low'] is not None and -tolerance <= diff['low'] and diff['high'] <= tolerance)

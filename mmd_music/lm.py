@@ -361,8 +361,8 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 # %% ../nbs/07_lm.ipynb #829b0674
-@torch.no_grad()
 @patch
+@torch.no_grad()          # under @patch, so the method patched in is the wrapped one
 def generate_sequence(self: PatternLM, frames: int, cond=None, cond_mask=None, melody=None, prompt=None,
                       guidance: float | None = 3.0, temperature: float = 1.0, top_k: int = 250, top_p: float = 0.0,
                       batch: int | None = None, generator: torch.Generator | None = None, progress: bool = False,

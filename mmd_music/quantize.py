@@ -100,8 +100,8 @@ class VectorQuantizer(nn.Module):
     def extra_repr(self): return f"dim={self.dim}, bins={self.bins}, decay={self.decay}"
 
 # %% ../nbs/01_quantize.ipynb #028bb60a
-@torch.no_grad()
 @patch
+@torch.no_grad()          # under @patch, so the method patched in is the wrapped one
 def init_codebook(self: VectorQuantizer, x: torch.Tensor, generator: torch.Generator | None = None):
     "Initialise the codebook by k-means on `x` `[N, dim]` (computed on rank 0, broadcast to all ranks)."
     if x.dim() != 2 or x.shape[1] != self.dim: raise ValueError(f"expected vectors [N, {self.dim}], got {tuple(x.shape)}")
@@ -115,8 +115,8 @@ def init_codebook(self: VectorQuantizer, x: torch.Tensor, generator: torch.Gener
     self.initialized.fill_(True)
 
 # %% ../nbs/01_quantize.ipynb #dbad284f
-@torch.no_grad()
 @patch
+@torch.no_grad()          # under @patch, so the method patched in is the wrapped one
 def ema_update(self: VectorQuantizer, x: torch.Tensor, codes: torch.Tensor):
     "One EMA step from rows `x` `[N, dim]` and their codes `[N]`, then revival of dead codes."
     onehot_counts = torch.bincount(codes, minlength=self.bins).to(x.dtype)
@@ -132,8 +132,8 @@ def ema_update(self: VectorQuantizer, x: torch.Tensor, codes: torch.Tensor):
     self.codebook.copy_(self.embed_sum / smoothed[:, None])
     if self.revival == 'reset': self.revive_dead_codes(x)
 
-@torch.no_grad()
 @patch
+@torch.no_grad()          # under @patch, so the method patched in is the wrapped one
 def revive_dead_codes(self: VectorQuantizer, x: torch.Tensor, reset_stats: bool = True) -> int:
     "Replace codes whose usage share is under `dead_fraction / bins` by random rows of `x` (and reset their EMA statistics); returns how many."
     recent = self.recent_usage.sum()
@@ -255,8 +255,8 @@ def decode(self: ResidualVQ, codes: torch.Tensor) -> torch.Tensor:
     if codes.shape[1] > self.n_q: raise ValueError(f"codes have {codes.shape[1]} codebooks; this quantizer has {self.n_q}")
     return sum(self.layers[k].lookup(codes[:, k]) for k in range(codes.shape[1])).transpose(1, 2)
 
-@torch.no_grad()
 @patch
+@torch.no_grad()          # under @patch, so the method patched in is the wrapped one
 def init_from(self: ResidualVQ, vectors: torch.Tensor, seed: int = 0):
     "k-means initialisation of every stage from latent vectors `[N, D]` pooled over several batches."
     if vectors.dim() != 2 or vectors.shape[1] != self.dim: raise ValueError(f"expected vectors [N, {self.dim}], got {tuple(vectors.shape)}")

@@ -177,16 +177,16 @@ def ship_codec(run, name: str = 'base', results_dir=None, root=None, max_clips: 
     return results
 
 # %% ../nbs/14_base_models.ipynb #b9db5a0e
-def mean_by_file(values: torch.Tensor, files: list, level: float = 0.95) -> dict:
+def mean_by_file(values: torch.Tensor, files: list, level: float = 0.95, digits: int = 4) -> dict:
     """Mean of per-window `values` `[N]` with a `level` interval from a jackknife leaving out one file at a time
-    (windows of one recording are not independent)."""
+    (windows of one recording are not independent), rounded to `digits` decimals."""
     files = torch.as_tensor(files)
     groups = files.unique()
     mean = float(values.mean())
-    if len(groups) < 2: return dict(mean=round(mean, 4), low=None, high=None, files=len(groups), windows=len(values))
+    if len(groups) < 2: return dict(mean=round(mean, digits), low=None, high=None, files=len(groups), windows=len(values))
     loo = torch.stack([values[files != g].mean() for g in groups])
     half = t_quantile((1 + level) / 2, len(groups) - 1) * jackknife_se(loo)
-    return dict(mean=round(mean, 4), low=round(mean - half, 4), high=round(mean + half, 4), files=len(groups), windows=len(values))
+    return dict(mean=round(mean, digits), low=round(mean - half, digits), high=round(mean + half, digits), files=len(groups), windows=len(values))
 
 def evaluate_lm(lm: PatternLM, split: CodeSplit, text: TextConditioner | None, seconds: float, max_windows: int | None = None) -> dict:
     """NLL per codebook and overall of `lm` on non-overlapping windows of `seconds` from a code split, given each

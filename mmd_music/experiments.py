@@ -15,6 +15,7 @@ from .audio import AudioClips
 from .checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint
 from .codec import load_codec
 from .codes import codec_fingerprint
+from .runs import check_run_matches
 from .dependence import jackknife_se, t_quantile
 from .train import evaluate_codec, train_codec, train_config
 
@@ -30,7 +31,9 @@ def _run_done(run: Path, steps: int) -> bool:
     return ck is not None and int(json.loads((ck / 'training.json').read_text())['step']) >= steps
 
 def _train_to_end(train, cfg, run: Path, progress: bool, label: str):
-    "Train `run` to `cfg.steps` with `train` (train_codec or train_lm): skipped when done, resumed when started."
+    """Train `run` to `cfg.steps` with `train` (train_codec or train_lm): skipped when done, resumed when started; a
+    folder trained otherwise than `cfg` asks (another weight, seed, start or number of steps) is refused, never reused."""
+    check_run_matches(run, cfg)
     if _run_done(run, cfg.steps): return
     if progress: print(f"{label}: training {cfg.steps} steps")
     train(cfg, run, resume=latest_checkpoint(run) is not None, progress=progress)

@@ -15,8 +15,9 @@ import torch.distributed as dist
 from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 
 # %% auto #0
-__all__ = ['setup_distributed', 'teardown_distributed', 'pick_device', 'state_fingerprint', 'ranks_identical', 'all_reduce_grads',
-           'start_run', 'newest_readable_checkpoint', 'log_row', 'truncate_log', 'read_metrics', 'rotate_checkpoints']
+__all__ = ['RUN_FIELDS_FREE', 'setup_distributed', 'teardown_distributed', 'pick_device', 'state_fingerprint', 'ranks_identical',
+           'all_reduce_grads', 'start_run', 'newest_readable_checkpoint', 'log_row', 'truncate_log', 'read_metrics',
+           'rotate_checkpoints', 'check_run_matches']
 
 # %% ../nbs/08b_runs.ipynb #bb2dcaec
 def setup_distributed() -> tuple[int, int, torch.device | None]:
@@ -115,3 +116,35 @@ def rotate_checkpoints(run_dir, keep: int):
     "Remove all but the latest `keep` checkpoints of a run (0: keep all)."
     old = sorted((Path(run_dir) / 'checkpoints').glob('step_*'))[:-keep] if keep else []
     for p in old: shutil.rmtree(p, ignore_errors=True)
+
+# %% ../nbs/08b_runs.ipynb #c84a9e96
+RUN_FIELDS_FREE = ('device', 'num_workers', 'log_every', 'eval_every', 'eval_clips', 'eval_windows', 'checkpoint_every',
+                   'keep_checkpoints', 'examples', 'example_seconds')
+_PATH_FIELDS = ('data', 'init_from', 'codec', 'codes')
+
+def _flat(d: dict, prefix: str = '') -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict): out |= _flat(v, f'{prefix}{k}.')
+        else: out[f'{prefix}{k}'] = v
+    return out
+
+def _same(key: str, a, b) -> bool:
+    if a == b: return True
+    if key in _PATH_FIELDS and isinstance(a, str) and isinstance(b, str) and a and b: return Path(a).resolve() == Path(b).resolve()
+    return False
+
+def check_run_matches(run_dir: Path, cfg, free=RUN_FIELDS_FREE):
+    """Refuse a run folder with a checkpoint (a started or finished run) whose stored `train_config.json` trains otherwise
+    than `cfg` (a `CodecTrainConfig` or `LMTrainConfig`) in any field but `free`; nothing to check in a folder without
+    both (a run stopped before its first checkpoint starts afresh). Both configs go through `type(cfg).from_dict` and
+    JSON, so a field added since the run was written compares at its default and a tuple equals its list. Relative
+    paths resolve against the current folder, as training reads them."""
+    f = Path(run_dir) / 'train_config.json'
+    if not f.exists() or latest_checkpoint(run_dir) is None: return
+    try: stored = type(cfg).from_dict(json.loads(f.read_text())).to_dict()
+    except (ValueError, TypeError, KeyError) as e: raise CheckpointError(f"{f}: not a readable {type(cfg).__name__} ({e}): move the run away to train it again") from e
+    stored, want = _flat(stored), _flat(json.loads(json.dumps(type(cfg).from_dict(cfg.to_dict()).to_dict())))
+    diff = [k for k in sorted(set(stored) | set(want)) if k.split('.')[0] not in free and not _same(k.split('.')[-1], stored.get(k), want.get(k))]
+    if diff: raise CheckpointError(f"{run_dir} was trained with other settings than this call asks for ("
+                                   + '; '.join(f"{k}: {stored.get(k)!r} there, {want.get(k)!r} asked" for k in diff) + "): move it away to train it again")

@@ -95,7 +95,7 @@ class CodecTrainConfig:
     disc_n_ffts: tuple = (1024, 2048, 512, 256, 128)
     adversarial_start: int = 0           # steps before the discriminator is used
     disc_lr: float | None = None         # the discriminator's learning rate (None: `lr`); a small one learns slowly at `lr`
-    disc_warmup: int = 0                 # steps before `adversarial_start` in which only the discriminator learns
+    disc_warmup: int = 0                 # steps before `adversarial_start` in which the discriminator learns unused (the codec trains on the other losses)
     quantizer_warmup: int = 0            # steps trained as a plain auto-encoder before k-means initialises the codebooks
     init_from: str = ''                  # a codec checkpoint or run to start from (weights and codebooks; fresh optimizer)
     kmeans_batches: int = 16             # batches whose latents initialise the codebooks

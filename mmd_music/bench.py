@@ -217,13 +217,13 @@ def machine_limits(threads: int | None = None, read_mb: int = 1024, gemm_n: int 
 
 # %% ../nbs/13_bench.ipynb #b60054ea
 def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, repeats: int = 3, device: str = 'cpu',
-                     flatten_seconds: float | None = None, threads: int | None = None, bf16: bool = False) -> dict:
+                     flatten_seconds: float | None = None, threads: int | None = None, bf16: bool = False, int8: bool = False) -> dict:
     """Generation speed (audio seconds per second) of ours with delay and with flattening, and of transformers' MusicGen, at one
-    size; with `bf16`, also ours with delay and its weights in bfloat16 (half the bytes read per step; `precision_nll` gives
-    its cost in NLL)."""
+    size; with `bf16`, also ours with delay and its weights in bfloat16 (half the bytes read per step), with `int8` (CPU),
+    ours with delay quantized by `quantize_int8` (a quarter); `precision_nll` gives the cost of each in NLL."""
     import copy
     from transformers import MusicgenDecoderConfig, MusicgenForCausalLM, logging as hf_logging
-    from mmd_music.lm import PatternLM, lm_config
+    from mmd_music.lm import PatternLM, lm_config, quantize_int8
     if threads: torch.set_num_threads(threads)
     hf_logging.set_verbosity_error()
     dev = torch.device(device)
@@ -249,10 +249,14 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     if bf16:
         half = copy.deepcopy(delay).to(torch.bfloat16)        # the same weights, as precision_nll copies them
         runs['delay_bf16'] = (ours(half, T), T)
+    if int8:
+        q8 = quantize_int8(delay)
+        runs['delay_int8'] = (ours(q8, T), T)
     with torch.inference_mode():
         assert theirs().shape == ours(delay, T)().shape == (batch, base.n_q, T)   # warm-up, and the same output
         ours(flat, min(Tf, 8))()
         if bf16: ours(half, min(T, 8))()
+        if int8: ours(q8, min(T, 8))()
         times = {k: [] for k in runs}
         for _ in range(repeats):
             for name, (f, _) in runs.items():
@@ -265,14 +269,15 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
                seconds={k: round(v, 3) for k, v in med.items()}, audio_per_second={k: round(v, 3) for k, v in rate.items()},
                delay_vs_transformers=round(rate['delay'] / rate['transformers'], 2),
                delay_vs_flatten=round(rate['delay'] / rate['flatten'], 2))
-    res['steps'] |= {'delay_bf16': res['steps']['delay']} if bf16 else {}
-    if bf16: res['delay_bf16_vs_transformers'] = round(rate['delay_bf16'] / rate['transformers'], 2)
+    for low in [k for k in ('delay_bf16', 'delay_int8') if k in runs]:
+        res['steps'][low] = res['steps']['delay']
+        res[f'{low}_vs_transformers'] = round(rate[low] / rate['transformers'], 2)
     print(f"generation, size {size} ({base.layers} layers, width {base.dim}, {base.n_q} x {base.bins}), batch {batch}, {dev}, "
           f"{res['threads']} threads, median of {repeats}:")
     for k in runs:
         print(f"  {k:13s} {res['steps'][k]:5d} steps  {med[k]:8.3f} s  {rate[k]:7.3f} s of audio per s")
     print(f"  delay / transformers: {res['delay_vs_transformers']:.2f}x   delay / flatten: {res['delay_vs_flatten']:.2f}x"
-          + (f"   delay bf16 / transformers: {res['delay_bf16_vs_transformers']:.2f}x" if bf16 else ''))
+          + ''.join(f"   {k.replace('_', ' ')} / transformers: {res[f'{k}_vs_transformers']:.2f}x" for k in ('delay_bf16', 'delay_int8') if k in runs))
     return res
 
 # %% ../nbs/13_bench.ipynb #8b2eddbe
@@ -280,7 +285,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
 def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None, dtype=torch.bfloat16, tolerance: float = 0.01,
                   batch_size: int = 16) -> dict:
     """Teacher-forced NLL (nats per code) of `lm` (float32) and of a copy in `dtype`, on the same windows `codes` `[N, K, T]`
-    (with their condition, if any): the paired per-window difference and the mean KL(p_float32 || p_dtype) per code, each
+    (with their condition, if any; `dtype`: a torch dtype, or 'int8' for `quantize_int8`'s copy): the paired per-window difference and the mean KL(p_float32 || p_dtype) per code, each
     with a 95% interval over `files` (`[N]` file ids; None: each window its own). `lossless`: the difference's interval
     lies within ±`tolerance`. Scores the full forward pass, not the cached steps of generation (equal to 1e-4 in float32)."""
     import copy
@@ -288,7 +293,8 @@ def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None
     from mmd_music.eval import window_nll
     from mmd_music.patterns import lm_inputs
     if next(lm.parameters()).dtype != torch.float32: raise ValueError(f"the reference LM must be float32, got {next(lm.parameters()).dtype}")
-    low = copy.deepcopy(lm).to(dtype).eval()
+    from mmd_music.lm import quantize_int8
+    low = quantize_int8(lm) if dtype == 'int8' else copy.deepcopy(lm).to(dtype).eval()
     full = window_nll(lm, codes, cond, cond_mask, per_codebook=True).mean(1)
     reduced = window_nll(low, codes, cond, cond_mask, per_codebook=True).mean(1)
     kl, device, special = [], next(lm.parameters()).device, lm.config.special
@@ -300,6 +306,6 @@ def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None
     files = list(range(len(codes))) if files is None else list(files)
     by_file = lambda v: mean_by_file(v, files, digits=6)
     diff = by_file(reduced - full)
-    return dict(dtype=str(dtype).replace('torch.', ''), windows=len(codes), files=diff['files'], nll_float32=by_file(full),
+    return dict(dtype=dtype if isinstance(dtype, str) else str(dtype).replace('torch.', ''), windows=len(codes), files=diff['files'], nll_float32=by_file(full),
                 nll=by_file(reduced), difference=diff, kl=by_file(torch.cat(kl)), tolerance=tolerance,
                 lossless=diff['low'] is not None and -tolerance <= diff['low'] and diff['high'] <= tolerance)

@@ -19,7 +19,7 @@ from .checkpoint import refuse_unknown_fields
 
 # %% auto #0
 __all__ = ['SIN_FREQUENCIES', 'LM_PRESETS', 'LMConfig', 'lm_config', 'sinusoidal_positions', 'rotary_table', 'rotary', 'KVCache',
-           'Attention', 'Block', 'PatternLM', 'lm_loss', 'overfit_one', 'sample_logits']
+           'Attention', 'Block', 'PatternLM', 'lm_loss', 'overfit_one', 'sample_logits', 'quantize_int8']
 
 # %% ../nbs/07_lm.ipynb #041c3961
 SIN_FREQUENCIES = ('musicgen', 'vaswani')
@@ -285,12 +285,15 @@ def fused_weights(self: PatternLM, length: int) -> dict:
     `[3D, D]` matrix (`qkv`), the K heads as one `[K·bins, D]` matrix (`heads`), the K embedding tables as one
     (`embeddings`), and the table of positions
     0..length-1 (`positions`). Copies of the weights (attention and heads: about a fifth of MusicGen small's), so
-    they hold only for the weights they were made from."""
+    they hold only for the weights they were made from. Layers without a float weight (quantized by `quantize_int8`)
+    are not fused (None): they keep their own matmuls."""
     cfg, dev = self.config, self.norm.weight.device
     table = (rotary_table(0, length, cfg.dim // cfg.heads, cfg.max_period, dev) if cfg.positions == 'rope'
              else sinusoidal_positions(torch.arange(length, device=dev), cfg.dim, cfg.max_period, cfg.sin_frequencies))
-    return dict(qkv=[torch.cat([b.attn.q.weight, b.attn.kv.weight]) for b in self.blocks],
-                heads=torch.cat([h.weight for h in self.heads]), positions=table, embeddings=torch.cat([e.weight for e in self.emb]))
+    plain = lambda *ms: all(isinstance(getattr(m, 'weight', None), torch.Tensor) for m in ms)
+    return dict(qkv=[torch.cat([b.attn.q.weight, b.attn.kv.weight]) if plain(b.attn.q, b.attn.kv) else None for b in self.blocks],
+                heads=torch.cat([h.weight for h in self.heads]) if plain(*self.heads) else None, positions=table,
+                embeddings=torch.cat([e.weight for e in self.emb]))
 
 @patch
 def forward(self: PatternLM, inp: torch.Tensor, cond=None, cond_mask=None, melody=None, drop=None) -> torch.Tensor:
@@ -429,3 +432,21 @@ def generate(self: PatternLM, frames: int, **kwargs) -> torch.Tensor:
     "Codes `[B, K, frames]` sampled from the LM (arguments as `generate_sequence`)."
     seq, _ = self.generate_sequence(frames, **kwargs)
     return self.pattern.revert(seq, frames)
+
+# %% ../nbs/07_lm.ipynb #a7794148
+def quantize_int8(lm: PatternLM) -> PatternLM:
+    """A copy of `lm` (left as it is) for CPU inference, in eval mode, with the linear layers of its blocks and heads
+    quantized dynamically to int8 (per-channel weights, activations quantized per call); embeddings, norms and the
+    condition's projections stay float32. Generation runs
+    as before (the quantized layers are not fused)."""
+    import copy, warnings
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    p = next(lm.parameters())
+    if p.device.type != 'cpu': raise ValueError(f"int8 dynamic quantization runs on the CPU; the LM is on {p.device}")
+    if any('quantized' in type(m).__module__ for m in lm.modules()):
+        raise ValueError("the LM is already quantized")
+    # the condition and melody projections run once per generation, not per step: they stay float32
+    spec = {n: per_channel_dynamic_qconfig for n, m in lm.named_modules() if isinstance(m, nn.Linear) and n not in ('cond_proj', 'melody_proj')}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                   # torch announces the tool's move to torchao
+        return quantize_dynamic(copy.deepcopy(lm).float().eval(), spec, dtype=torch.qint8)

@@ -175,6 +175,9 @@ def cmd_generate(args) -> int:
     codec = load_codec(args.codec, device)
     lm, info = load_lm(args.lm, device)
     check_pair(lm, codec, info)
+    if args.int8:
+        from mmd_music.lm import quantize_int8
+        lm = quantize_int8(lm)                 # refuses a GPU device by name
     texts = args.text or None
     if lm.config.cond_dim and not texts: raise ValueError("this LM is conditioned on text: give --text")
     n = len(texts) if texts else args.batch
@@ -293,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--melody', default=None, help='an audio file whose melody (chroma) conditions a melody LM')
     p.add_argument('--batch', type=int, default=1, help='clips to generate from an unconditional LM (default 1)')
     p.add_argument('--seed', type=int, default=0); p.add_argument('--device', default=None)
+    p.add_argument('--int8', action='store_true', help="the LM's linear layers quantized to int8 (CPU only; faster, "
+                   "an approximation: see quantize_int8)")
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser('experiment', help="the paper's claims decided on a paired design (resumable)",

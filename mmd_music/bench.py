@@ -294,6 +294,7 @@ def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None
     from mmd_music.patterns import lm_inputs
     if next(lm.parameters()).dtype != torch.float32: raise ValueError(f"the reference LM must be float32, got {next(lm.parameters()).dtype}")
     from mmd_music.lm import quantize_int8
+    if isinstance(dtype, str) and dtype != 'int8': raise ValueError(f"dtype must be a torch floating dtype or 'int8', got {dtype!r}")
     low = quantize_int8(lm) if dtype == 'int8' else copy.deepcopy(lm).to(dtype).eval()
     full = window_nll(lm, codes, cond, cond_mask, per_codebook=True).mean(1)
     reduced = window_nll(low, codes, cond, cond_mask, per_codebook=True).mean(1)

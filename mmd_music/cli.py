@@ -171,7 +171,7 @@ def cmd_generate(args) -> int:
     from mmd_music.runs import pick_device
     from mmd_music.generate import check_pair, generate_audio
     from mmd_music.train_lm import load_lm
-    device = pick_device(args.device or 'auto')
+    device = pick_device(args.device or ('cpu' if args.int8 else 'auto'))
     codec = load_codec(args.codec, device)
     lm, info = load_lm(args.lm, device)
     check_pair(lm, codec, info)
@@ -198,7 +198,7 @@ def cmd_generate(args) -> int:
     paths = [out] if n == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(n)]
     for p, w in zip(paths, wav.cpu()): save_audio(p, w, sr)
     print(json.dumps(dict(files=[str(p) for p in paths], seconds_of_audio=args.seconds * n, generation_seconds=round(seconds, 2),
-                          texts=texts), indent=1))
+                          texts=texts, int8=args.int8), indent=1))
     return 0
 
 # %% ../nbs/90_cli.ipynb #4b5d0cd6
@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--melody', default=None, help='an audio file whose melody (chroma) conditions a melody LM')
     p.add_argument('--batch', type=int, default=1, help='clips to generate from an unconditional LM (default 1)')
     p.add_argument('--seed', type=int, default=0); p.add_argument('--device', default=None)
-    p.add_argument('--int8', action='store_true', help="the LM's linear layers quantized to int8 (CPU only; faster, "
-                   "an approximation: see quantize_int8)")
+    p.add_argument('--int8', action='store_true', help="the LM's per-step linear layers quantized to int8 (CPU only, the "
+                   "default device then; faster, an approximation: see quantize_int8)")
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser('experiment', help="the paper's claims decided on a paired design (resumable)",

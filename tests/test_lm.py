@@ -61,7 +61,7 @@ def test_train_lm_resumes_after_a_kill_and_generates(tmp_path, codecs):
     r = run_cli('generate', '--codec', a, '--lm', tmp_path / 'straight', '--text', 'A folk tune.', '--seconds', '1.5',
                 '--out', tmp_path / 'gen8.wav', '--quiet', '--top-k', '5', '--int8')
     assert r.returncode == 0, r.stderr[-2000:]
-    assert sf.info(str(tmp_path / 'gen8.wav')).frames == 48000
+    assert sf.info(str(tmp_path / 'gen8.wav')).frames == 48000 and json.loads(r.stdout)['int8'] is True
     # another codec: refused by generate, and its codes are not mixed into a cache made by the first
     r = run_cli('generate', '--codec', b, '--lm', tmp_path / 'straight', '--text', 'x', '--out', tmp_path / 'no.wav', '--quiet')
     assert r.returncode == 2 and 'codec/LM mismatch' in r.stderr and not (tmp_path / 'no.wav').exists()

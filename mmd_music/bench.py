@@ -246,17 +246,14 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
         return hf.generate(input_ids=torch.full((batch * base.n_q, 1), base.bins, device=dev), encoder_hidden_states=cond,
                            max_length=T + base.n_q, do_sample=True, top_k=250, num_return_sequences=1)
     runs = dict(delay=(ours(delay, T), T), flatten=(ours(flat, Tf), Tf), transformers=(theirs, T))
-    if bf16:
-        half = copy.deepcopy(delay).to(torch.bfloat16)        # the same weights, as precision_nll copies them
-        runs['delay_bf16'] = (ours(half, T), T)
-    if int8:
-        q8 = quantize_int8(delay)
-        runs['delay_int8'] = (ours(q8, T), T)
+    lows = {}                                             # smaller formats of the same weights, made as precision_nll makes them
+    if bf16: lows['delay_bf16'] = copy.deepcopy(delay).to(torch.bfloat16)
+    if int8: lows['delay_int8'] = quantize_int8(delay)
+    runs |= {k: (ours(m, T), T) for k, m in lows.items()}
     with torch.inference_mode():
         assert theirs().shape == ours(delay, T)().shape == (batch, base.n_q, T)   # warm-up, and the same output
         ours(flat, min(Tf, 8))()
-        if bf16: ours(half, min(T, 8))()
-        if int8: ours(q8, min(T, 8))()
+        for m in lows.values(): ours(m, min(T, 8))()
         times = {k: [] for k in runs}
         for _ in range(repeats):
             for name, (f, _) in runs.items():
@@ -269,7 +266,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
                seconds={k: round(v, 3) for k, v in med.items()}, audio_per_second={k: round(v, 3) for k, v in rate.items()},
                delay_vs_transformers=round(rate['delay'] / rate['transformers'], 2),
                delay_vs_flatten=round(rate['delay'] / rate['flatten'], 2))
-    for low in [k for k in ('delay_bf16', 'delay_int8') if k in runs]:
+    for low in lows:
         res['steps'][low] = res['steps']['delay']
         res[f'{low}_vs_transformers'] = round(rate[low] / rate['transformers'], 2)
     print(f"generation, size {size} ({base.layers} layers, width {base.dim}, {base.n_q} x {base.bins}), batch {batch}, {dev}, "
@@ -277,7 +274,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     for k in runs:
         print(f"  {k:13s} {res['steps'][k]:5d} steps  {med[k]:8.3f} s  {rate[k]:7.3f} s of audio per s")
     print(f"  delay / transformers: {res['delay_vs_transformers']:.2f}x   delay / flatten: {res['delay_vs_flatten']:.2f}x"
-          + ''.join(f"   {k.replace('_', ' ')} / transformers: {res[f'{k}_vs_transformers']:.2f}x" for k in ('delay_bf16', 'delay_int8') if k in runs))
+          + ''.join(f"   {k.replace('_', ' ')} / transformers: {res[f'{k}_vs_transformers']:.2f}x" for k in lows))
     return res
 
 # %% ../nbs/13_bench.ipynb #8b2eddbe

@@ -142,9 +142,10 @@ def check_run_matches(run_dir: Path, cfg, free=RUN_FIELDS_FREE):
     paths resolve against the current folder, as training reads them."""
     f = Path(run_dir) / 'train_config.json'
     if not f.exists() or latest_checkpoint(run_dir) is None: return
-    try: stored = type(cfg).from_dict(json.loads(f.read_text())).to_dict()
+    norm = lambda d: _flat(json.loads(json.dumps(type(cfg).from_dict(d).to_dict())))   # both sides read the same way
+    try: stored = norm(json.loads(f.read_text()))
     except (ValueError, TypeError, KeyError) as e: raise CheckpointError(f"{f}: not a readable {type(cfg).__name__} ({e}): move the run away to train it again") from e
-    stored, want = _flat(stored), _flat(json.loads(json.dumps(type(cfg).from_dict(cfg.to_dict()).to_dict())))
+    want = norm(cfg.to_dict())
     diff = [k for k in sorted(set(stored) | set(want)) if k.split('.')[0] not in free and not _same(k.split('.')[-1], stored.get(k), want.get(k))]
     if diff: raise CheckpointError(f"{run_dir} was trained with other settings than this call asks for ("
                                    + '; '.join(f"{k}: {stored.get(k)!r} there, {want.get(k)!r} asked" for k in diff) + "): move it away to train it again")

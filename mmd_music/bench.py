@@ -9,6 +9,7 @@ from __future__ import annotations
 import math, statistics, tempfile, time
 import torch
 
+import mmd_music.codec as codec_module
 from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
@@ -22,8 +23,17 @@ def _random_codebooks(codec: Codec, seed: int = 0):
     for layer in codec.quantizer.layers:
         layer.codebook.copy_(torch.randn(layer.codebook.shape, generator=g)); layer.initialized.fill_(True)
 
+def _torch_convolutions(f):
+    "`f` run with every layer on torch's convolutions (the chunked-GEMM path of `mmd_music.codec` off)."
+    def run():
+        saved, codec_module.GEMM_MIN_LENGTH = codec_module.GEMM_MIN_LENGTH, math.inf
+        try: return f()
+        finally: codec_module.GEMM_MIN_LENGTH = saved
+    return run
+
 def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device: str = 'cpu', threads: int | None = None) -> dict:
-    "Encode+decode real-time factor of `paper_32khz` (ours) and transformers' EncodecModel, measured alternately."
+    """Encode+decode real-time factor of `paper_32khz` (ours, on the CPU also with its long layers on torch's
+    convolutions) and transformers' EncodecModel, measured alternately."""
     if threads: torch.set_num_threads(threads)
     dev = torch.device(device)
     ours = Codec(codec_config('paper_32khz')).to(dev).eval(); _random_codebooks(ours)
@@ -35,22 +45,30 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
         with torch.inference_mode():
             e = theirs.encode(x); return theirs.decode(e.audio_codes, e.audio_scales)[0]
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
-    times = {'ours': [], 'transformers': []}
-    for f in (run_ours, run_theirs): f(); sync()         # warm-up
+    runs = {'ours': run_ours, 'transformers': run_theirs}
+    if dev.type == 'cpu': runs['ours, torch convolutions'] = _torch_convolutions(run_ours)
+    with torch.inference_mode():
+        got, ref = run_ours(), _torch_convolutions(run_ours)()
+    times = {name: [] for name in runs}
+    for f in runs.values(): f(); sync()                  # warm-up
     for _ in range(repeats):
-        for name, f in (('ours', run_ours), ('transformers', run_theirs)):
+        for name, f in runs.items():
             sync(); t = time.perf_counter(); f(); sync(); times[name].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
     audio = seconds * batch
-    res = dict(device=str(dev), audio_seconds=audio, threads=torch.get_num_threads(),
-               ours_seconds=round(med['ours'], 3), transformers_seconds=round(med['transformers'], 3),
-               ours_rtf=round(audio / med['ours'], 2), transformers_rtf=round(audio / med['transformers'], 2),
+    res = dict(device=str(dev), audio_seconds=audio, threads=torch.get_num_threads(), repeats=repeats,
+               seconds={k: round(v, 3) for k, v in med.items()}, rtf={k: round(audio / v, 2) for k, v in med.items()},
                ratio=round(med['transformers'] / med['ours'], 3),
-               ours_params=ours.num_parameters(), transformers_params=sum(p.numel() for p in theirs.parameters()))
-    print(f"encode+decode of {audio:g} s at 32 kHz on {dev} ({res['threads']} threads), median of {repeats}:\n"
-          f"  ours          {res['ours_seconds']:7.3f} s   {res['ours_rtf']:7.2f}x real time   {res['ours_params']:,} params\n"
-          f"  transformers  {res['transformers_seconds']:7.3f} s   {res['transformers_rtf']:7.2f}x real time   {res['transformers_params']:,} params\n"
-          f"  speed ratio (ours / transformers): {res['ratio']:.3f}")
+               ours_params=ours.num_parameters(), transformers_params=sum(p.numel() for p in theirs.parameters()),
+               gemm_max_abs_diff=(got - ref).abs().max().item())
+    if 'ours, torch convolutions' in med: res['gemm_speedup'] = round(med['ours, torch convolutions'] / med['ours'], 3)
+    print(f"encode+decode of {audio:g} s at 32 kHz on {dev} ({res['threads']} threads), median of {repeats}:")
+    for name in runs:
+        params = res['transformers_params'] if name == 'transformers' else res['ours_params']
+        print(f"  {name:<26} {med[name]:7.3f} s   {audio / med[name]:7.2f}x real time   {params:,} params")
+    print(f"  speed ratio (ours / transformers): {res['ratio']:.3f}"
+          + (f"; the chunked GEMMs against torch's convolutions: {res['gemm_speedup']:.3f}x, audio within {res['gemm_max_abs_diff']:.1e}"
+             if 'gemm_speedup' in res else ''))
     return res
 
 # %% ../nbs/13_bench.ipynb #bb7f974a

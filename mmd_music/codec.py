@@ -18,9 +18,10 @@ from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, sa
 from .quantize import ResidualVQ, pick_streams
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'CODEC_PRESETS', 'SConv1d', 'SConvTranspose1d', 'Snake', 'activation', 'ResidualUnit', 'SLSTM',
-           'SEANetEncoder', 'SEANetDecoder', 'CodecConfig', 'codec_config', 'CodecOutput', 'Codec', 'save_codec',
-           'load_codec', 'transformers_encodec_32khz']
+__all__ = ['GEMM_MIN_LENGTH', 'ACTIVATIONS', 'CODEC_PRESETS', 'SConv1d', 'SConvTranspose1d', 'gemm_path', 'conv1d_gemm',
+           'strided_conv1d_gemm', 'conv_transpose1d_gemm', 'residual_unit_gemm', 'Snake', 'activation', 'ResidualUnit',
+           'SLSTM', 'SEANetEncoder', 'SEANetDecoder', 'CodecConfig', 'codec_config', 'CodecOutput', 'Codec',
+           'save_codec', 'load_codec', 'transformers_encodec_32khz']
 
 # %% ../nbs/02_codec.ipynb #6368a357
 class SConv1d(nn.Module):
@@ -31,18 +32,28 @@ class SConv1d(nn.Module):
         self.conv = weight_norm(conv) if norm else conv
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
 
-    def forward(self, x):
+    def padding(self, L: int) -> tuple:
+        "(left, right) padding of an input of `L` samples: the frames' centres, plus what a full last frame needs."
         k = (self.kernel - 1) * self.dilation + 1               # effective kernel
         total = k - self.stride
-        L = x.shape[-1]
-        frames = math.ceil((L - k + total) / self.stride) + 1   # what a full last frame needs
+        frames = math.ceil((L - k + total) / self.stride) + 1
         extra = (frames - 1) * self.stride + k - (L + total)
         right = total // 2
-        left = total - right
-        pad = (left, right + extra)
-        if pad == (0, 0): return self.conv(x)                   # 1x1 convolutions: no copy of the input
-        mode = 'reflect' if L > max(pad) else 'constant'        # reflect needs the input longer than the pad
-        return self.conv(F.pad(x, pad, mode=mode))
+        return (total - right, right + extra)
+
+    def pad(self, x):
+        "`x` padded by `padding`: reflect where the input is longer than the pad, else zeros; `x` itself if no pad (1 x 1)."
+        pad = self.padding(x.shape[-1])
+        if pad == (0, 0): return x
+        return F.pad(x, pad, mode='reflect' if x.shape[-1] > max(pad) else 'constant')
+
+    def forward(self, x):
+        xp = self.pad(x)
+        if gemm_path(x):
+            w = self.conv.weight                                # weight norm computed once per call
+            if self.stride == 1: return conv1d_gemm(xp, w, self.conv.bias, self.dilation)
+            if self.kernel % self.stride == 0 and self.dilation == 1: return strided_conv1d_gemm(xp, w, self.conv.bias, self.stride)
+        return self.conv(xp)
 
 class SConvTranspose1d(nn.Module):
     "Weight-normalised ConvTranspose1d that trims its padding: `[B, Cin, T] -> [B, Cout, T * stride]`."
@@ -50,13 +61,94 @@ class SConvTranspose1d(nn.Module):
         super().__init__()
         conv = nn.ConvTranspose1d(cin, cout, kernel, stride)
         self.conv = weight_norm(conv) if norm else conv
+        self.kernel, self.stride = kernel, stride
         self.trim = kernel - stride
 
     def forward(self, x):
-        y = self.conv(x)
+        if gemm_path(x, self.stride) and self.kernel % self.stride == 0:
+            y = conv_transpose1d_gemm(x, self.conv.weight, self.conv.bias, self.stride)
+        else: y = self.conv(x)
         right = self.trim // 2
         left = self.trim - right
         return y[..., left:y.shape[-1] - right]
+
+# %% ../nbs/02_codec.ipynb #aee73d27
+GEMM_MIN_LENGTH = 16384   # steps; shorter layers run as fast in oneDNN's convolution (13_bench)
+
+def gemm_path(x: torch.Tensor, upsample: int = 1) -> bool:
+    "Whether a layer on `x` runs as chunked GEMMs: CPU float32 without autograd, output >= `GEMM_MIN_LENGTH` steps."
+    return (not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32
+            and x.shape[-1] * upsample >= GEMM_MIN_LENGTH)
+
+def _chunk(features: int) -> int:
+    "Time steps per chunk, given the features read (or, transposed, written) per step: about 1 MB, within a core's L2."
+    return min(16384, max(512, 2 ** 18 // features))
+
+def _taps_into(out, taps, bias, src, dilation: int = 1):
+    "`out` `[Cout, n]` = bias + sum_j taps[j] `[Cout, Cin]` @ src `[Cin, >= n + (J-1)·dilation]` shifted by j·dilation."
+    n = out.shape[-1]
+    torch.addmm(bias[:, None], taps[0], src[:, :n], out=out)
+    for j in range(1, len(taps)): out.addmm_(taps[j], src[:, j * dilation:j * dilation + n])
+    return out
+
+def conv1d_gemm(xp, weight, bias, dilation: int = 1):
+    "Stride-1 convolution of an already padded `xp` `[B, Cin, L]` by `weight` `[Cout, Cin, k]`: `[B, Cout, L - (k-1)·dilation]`."
+    (B, _, L), (co, ci, k) = xp.shape, weight.shape
+    T, taps = L - (k - 1) * dilation, weight.permute(2, 0, 1).contiguous()
+    out, step = xp.new_empty(B, co, T), _chunk(ci)
+    for b in range(B):
+        for s in range(0, T, step):
+            e = min(T, s + step)
+            _taps_into(out[b, :, s:e], taps, bias, xp[b, :, s:e + (k - 1) * dilation], dilation)
+    return out
+
+def strided_conv1d_gemm(xp, weight, bias, stride: int):
+    """Convolution of padded `xp` `[B, Cin, L]` by `weight` `[Cout, Cin, m·stride]` at `stride`: frames of `stride`
+    samples (`Cin·stride` features) and `m` taps over frames. `[B, Cout, (L - m·stride) // stride + 1]`."""
+    (B, _, L), (co, ci, k) = xp.shape, weight.shape
+    m = k // stride
+    T = (L - k) // stride + 1
+    taps = weight.view(co, ci, m, stride).permute(2, 0, 1, 3).reshape(m, co, ci * stride)
+    out, step = xp.new_empty(B, co, T), _chunk(ci * stride)
+    for b in range(B):
+        for s in range(0, T, step):
+            e = min(T, s + step); n = e - s + m - 1                 # frames this chunk reads
+            frames = xp[b, :, s * stride:(s + n) * stride].view(ci, n, stride).transpose(1, 2).reshape(ci * stride, n)
+            _taps_into(out[b, :, s:e], taps, bias, frames)
+    return out
+
+def conv_transpose1d_gemm(x, weight, bias, stride: int):
+    """Transposed convolution of `x` `[B, Cin, T]` by `weight` `[Cin, Cout, m·stride]` (torch's layout) at `stride`,
+    untrimmed: `[B, Cout, (T + m - 1)·stride]`, as torch's `conv_transpose1d` without padding."""
+    (B, ci, T), (_, co, k) = x.shape, weight.shape
+    m = k // stride
+    rows = weight.view(ci, co, m, stride).permute(2, 3, 1, 0).reshape(m * stride * co, ci)   # (block, phase, Cout)
+    frames = bias[None, :, None, None].expand(B, co, T + m - 1, stride).contiguous()
+    step = _chunk(m * stride * co)
+    for b in range(B):
+        for s in range(0, T, step):
+            e = min(T, s + step)
+            z = (rows @ x[b, :, s:e]).view(m, stride, co, e - s)
+            for i in range(m): frames[b, :, s + i:e + i].add_(z[i].permute(1, 2, 0))
+    return frames.view(B, co, (T + m - 1) * stride)
+
+def residual_unit_gemm(x, conv, pointwise, alpha: float = 1.0):
+    """EnCodec's residual unit `x + pointwise(elu(conv(elu(x))))` on `x` `[B, C, L]`, whole per time chunk: `conv` an
+    `SConv1d` (stride 1, reflect-padded) to the hidden width, `pointwise` the 1 x 1 `SConv1d` back to C."""
+    xp, d = conv.pad(x), conv.dilation
+    w, bias = conv.conv.weight, conv.conv.bias
+    taps, halo = w.permute(2, 0, 1).contiguous(), (w.shape[-1] - 1) * d
+    w1, b1 = pointwise.conv.weight[:, :, 0], pointwise.conv.bias[:, None]
+    B, C, L = x.shape
+    step = _chunk(C)
+    out, hidden = x.clone(), x.new_empty(w.shape[0], step)
+    for b in range(B):
+        for s in range(0, L, step):
+            e = min(L, s + step)
+            h = _taps_into(hidden[:, :e - s], taps, bias, F.elu(xp[b, :, s:e + halo], alpha), d)
+            o = out[b, :, s:e]
+            o.addmm_(w1, F.elu(h, alpha, inplace=True)).add_(b1)
+    return out
 
 # %% ../nbs/02_codec.ipynb #022a1183
 class Snake(nn.Module):
@@ -82,7 +174,10 @@ class ResidualUnit(nn.Module):
         hidden = dim // compress
         self.block = nn.Sequential(activation(act, dim), SConv1d(dim, hidden, kernel, dilation=dilation), activation(act, hidden),
                                    SConv1d(hidden, dim, 1))
-    def forward(self, x): return x + self.block(x)
+    def forward(self, x):
+        act = self.block[0]
+        if type(act) is nn.ELU and gemm_path(x): return residual_unit_gemm(x, self.block[1], self.block[3], act.alpha)
+        return x + self.block(x)
 
 class SLSTM(nn.Module):
     "An LSTM over time with a skip connection, on `[B, C, T]`."

@@ -8,13 +8,14 @@ Docs: https://mmd-music.github.io/mmd_music/bench.html.md"""
 from __future__ import annotations
 import math, statistics, tempfile, time
 import torch
+import torch.nn.functional as F
 
 import mmd_music.codec as codec_module
 from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
-           'machine_limits', 'generation_speed', 'precision_nll']
+           'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -325,3 +326,56 @@ def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None
     return dict(dtype=dtype if isinstance(dtype, str) else str(dtype).replace('torch.', ''), windows=len(codes), files=diff['files'], nll_float32=by_file(full),
                 nll=by_file(reduced), difference=diff, kl=by_file(torch.cat(kl)), tolerance=tolerance,
                 lossless=diff['low'] is not None and -tolerance <= diff['low'] and diff['high'] <= tolerance)
+
+# %% ../nbs/13_bench.ipynb #d3c74462
+def compiled_step_speed(size: str = 'cpu', seconds: float = 6.0, repeats: int = 3, threads: int | None = None, **overrides) -> dict:
+    """Generation at batch 1 with the cached step `forward_cached` eager and compiled by `torch.compile` (dynamic shapes):
+    the compilation's seconds, ms per step of each (alternately, median of `repeats`), whether they sample the same
+    codes, and the clips of `seconds` after which compiling pays. `overrides` change the `lm_config` preset `size`."""
+    from mmd_music.lm import PatternLM, lm_config
+    if threads: torch.set_num_threads(threads)
+    width = lm_config(size, cond_dim=1, **overrides).dim      # size fields only; the condition takes the LM's width
+    cfg = lm_config(size, pattern='delay', cond_dim=width, **overrides)
+    torch.manual_seed(0)
+    lm = PatternLM(cfg).eval()
+    cond = torch.randn(1, 16, cfg.dim, generator=torch.Generator().manual_seed(0))
+    frames = int(seconds * 50)
+    steps = lm.pattern.n_steps(frames)
+    eager, compiled = lm.forward_cached, torch.compile(lm.forward_cached, dynamic=True)
+    def generate(step):
+        lm.forward_cached = step                             # an instance attribute over the class's method
+        try: return lm.generate(frames, cond=cond, guidance=None, top_k=250, generator=torch.Generator().manual_seed(0))
+        finally: del lm.forward_cached
+    with torch.inference_mode():
+        reference = generate(eager)
+        t = time.perf_counter(); same = bool((generate(compiled) == reference).all()); first = time.perf_counter() - t
+        times = {'eager': [], 'compiled': []}
+        for _ in range(repeats):
+            for name, step in (('eager', eager), ('compiled', compiled)):
+                t = time.perf_counter(); generate(step); times[name].append(time.perf_counter() - t)
+        fused = lm.fused_weights(steps)                       # the matrices a step multiplies, in the order it does
+        mats = [w for b, qkv in zip(lm.blocks, fused['qkv']) for w in (qkv, b.attn.out.weight, b.cross.q.weight, b.cross.out.weight,
+                                                                       b.ffn[0].weight, b.ffn[2].weight)] + [fused['heads']]
+        vectors = [torch.randn(1, 1, w.shape[1]) for w in mats]
+        def products():
+            for _ in range(steps):
+                for w, v in zip(mats, vectors): F.linear(v, w)
+        products_seconds = _best_seconds(products, repeats)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    compile_seconds, saved = first - med['compiled'], med['eager'] - med['compiled']
+    product_bytes = sum(4 * w.numel() for w in mats)
+    res = dict(size=size, overrides=overrides, threads=torch.get_num_threads(), frames=frames, steps=steps, repeats=repeats,
+               params=lm.n_params(), compile_seconds=round(compile_seconds, 1),
+               ms_per_step={k: round(1000 * v / steps, 3) for k, v in med.items()},
+               speedup=round(med['eager'] / med['compiled'], 3), same_codes=same,
+               clips_to_pay_back=math.ceil(compile_seconds / saved) if saved > 0 else None,
+               products=dict(matrices=len(mats), megabytes=round(product_bytes / 1e6, 1), ms_per_step=round(1000 * products_seconds / steps, 3),
+                             gb_per_s=round(product_bytes * steps / products_seconds / 1e9, 1)))
+    print(f"generation at size {size} ({res['params'] / 1e6:.1f} M parameters), {frames} frames, batch 1, {res['threads']} threads:\n"
+          f"  eager     {res['ms_per_step']['eager']:7.3f} ms per step\n"
+          f"  compiled  {res['ms_per_step']['compiled']:7.3f} ms per step ({res['speedup']:.2f}x) after {res['compile_seconds']:.0f} s "
+          f"of compilation; same codes: {same}; pays back after "
+          + (f"{res['clips_to_pay_back']} clips of {seconds:g} s" if saved > 0 else "never") +
+          f"\n  the step's {len(mats)} matrix-vector products alone ({res['products']['megabytes']} MB of weights): "
+          f"{res['products']['ms_per_step']:.3f} ms per step, {res['products']['gb_per_s']} GB/s")
+    return res

@@ -15,7 +15,7 @@ from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
-           'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed']
+           'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed', 'codec_layer_times']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -48,8 +48,6 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     runs = {'ours': run_ours, 'transformers': run_theirs}
     if dev.type == 'cpu': runs['ours, torch convolutions'] = _torch_convolutions(run_ours)
-    with torch.inference_mode():
-        got, ref = run_ours(), _torch_convolutions(run_ours)()
     times = {name: [] for name in runs}
     for f in runs.values(): f(); sync()                  # warm-up
     for _ in range(repeats):
@@ -60,9 +58,10 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
     res = dict(device=str(dev), audio_seconds=audio, threads=torch.get_num_threads(), repeats=repeats,
                seconds={k: round(v, 3) for k, v in med.items()}, rtf={k: round(audio / v, 2) for k, v in med.items()},
                ratio=round(med['transformers'] / med['ours'], 3),
-               ours_params=ours.num_parameters(), transformers_params=sum(p.numel() for p in theirs.parameters()),
-               gemm_max_abs_diff=(got - ref).abs().max().item())
-    if 'ours, torch convolutions' in med: res['gemm_speedup'] = round(med['ours, torch convolutions'] / med['ours'], 3)
+               ours_params=ours.num_parameters(), transformers_params=sum(p.numel() for p in theirs.parameters()))
+    if 'ours, torch convolutions' in med:                # the GEMM path exists on the CPU only
+        res['gemm_speedup'] = round(med['ours, torch convolutions'] / med['ours'], 3)
+        res['gemm_max_abs_diff'] = (runs['ours']() - runs['ours, torch convolutions']()).abs().max().item()
     print(f"encode+decode of {audio:g} s at 32 kHz on {dev} ({res['threads']} threads), median of {repeats}:")
     for name in runs:
         params = res['transformers_params'] if name == 'transformers' else res['ours_params']
@@ -330,8 +329,9 @@ def precision_nll(lm, codes: torch.Tensor, cond=None, cond_mask=None, files=None
 # %% ../nbs/13_bench.ipynb #d3c74462
 def compiled_step_speed(size: str = 'cpu', seconds: float = 6.0, repeats: int = 3, threads: int | None = None, **overrides) -> dict:
     """Generation at batch 1 with the cached step `forward_cached` eager and compiled by `torch.compile` (dynamic shapes):
-    the compilation's seconds, ms per step of each (alternately, median of `repeats`), whether they sample the same
-    codes, and the clips of `seconds` after which compiling pays. `overrides` change the `lm_config` preset `size`."""
+    the compilation's seconds (with an empty inductor cache), ms per step of each (alternately, median of `repeats`),
+    whether they sample the same codes, the clips of `seconds` after which compiling pays, and the step's
+    matrix-vector products timed alone. `overrides` change the `lm_config` preset `size`."""
     from mmd_music.lm import PatternLM, lm_config
     if threads: torch.set_num_threads(threads)
     width = lm_config(size, cond_dim=1, **overrides).dim      # size fields only; the condition takes the LM's width
@@ -346,9 +346,11 @@ def compiled_step_speed(size: str = 'cpu', seconds: float = 6.0, repeats: int = 
         lm.forward_cached = step                             # an instance attribute over the class's method
         try: return lm.generate(frames, cond=cond, guidance=None, top_k=250, generator=torch.Generator().manual_seed(0))
         finally: del lm.forward_cached
+    from torch._inductor.runtime.cache_dir_utils import temporary_cache_dir
     with torch.inference_mode():
         reference = generate(eager)
-        t = time.perf_counter(); same = bool((generate(compiled) == reference).all()); first = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as cache, temporary_cache_dir(cache):   # an empty cache: what a first run pays
+            t = time.perf_counter(); same = bool((generate(compiled) == reference).all()); first = time.perf_counter() - t
         times = {'eager': [], 'compiled': []}
         for _ in range(repeats):
             for name, step in (('eager', eager), ('compiled', compiled)):
@@ -379,3 +381,43 @@ def compiled_step_speed(size: str = 'cpu', seconds: float = 6.0, repeats: int = 
           f"\n  the step's {len(mats)} matrix-vector products alone ({res['products']['megabytes']} MB of weights): "
           f"{res['products']['ms_per_step']:.3f} ms per step, {res['products']['gb_per_s']} GB/s")
     return res
+
+# %% ../nbs/13_bench.ipynb #01ef124c
+def _layer_gflop(layer, x) -> float:
+    "Multiply-adds x 2 of one codec layer on input `x` `[B, C, L]` (convolutions and the LSTM; 0 for activations)."
+    from mmd_music.codec import ResidualUnit, SConv1d, SConvTranspose1d, SLSTM
+    B, L = x.shape[0], x.shape[-1]
+    if isinstance(layer, SConv1d):
+        co, ci, k = layer.conv.weight.shape
+        return 2 * B * math.ceil(L / layer.stride) * co * ci * k / 1e9
+    if isinstance(layer, SConvTranspose1d):
+        ci, co, k = layer.conv.weight.shape
+        return 2 * B * L * ci * co * k / 1e9
+    if isinstance(layer, ResidualUnit): return _layer_gflop(layer.block[1], x) + _layer_gflop(layer.block[3], x[:, :layer.block[1].conv.weight.shape[0]])
+    if isinstance(layer, SLSTM): return 2 * B * L * layer.lstm.num_layers * 4 * layer.lstm.hidden_size * (layer.lstm.input_size + layer.lstm.hidden_size) / 1e9
+    return 0.0
+
+def codec_layer_times(seconds: float = 10.0, repeats: int = 5, threads: int | None = None) -> list[dict]:
+    """Each top-level layer of the `paper_32khz` codec (encoder, then decoder on the quantized latent) at batch 1 on the
+    CPU: its input shape, GFLOP, and the best of `repeats` in ms with the chunked-GEMM path and on torch's convolutions."""
+    if threads: torch.set_num_threads(threads)
+    codec = Codec(codec_config('paper_32khz')).eval(); _random_codebooks(codec)
+    x = (0.3 * torch.randn(1, 1, int(seconds * 32000), generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    rows = []
+    with torch.inference_mode():
+        for part, seq in (('encoder', codec.encoder.model), ('decoder', codec.decoder.model)):
+            if part == 'decoder': x = codec.quantizer.decode(codec.quantizer(x, update=False).codes)
+            for i, layer in enumerate(seq):
+                run = lambda: layer(x)
+                gemm, torch_ms = _best_seconds(run, repeats), _best_seconds(_torch_convolutions(run), repeats)
+                gf = _layer_gflop(layer, x)
+                rows.append(dict(part=part, index=i, layer=type(layer).__name__, input=list(x.shape), gflop=round(gf, 3),
+                                 ms_gemm=round(1000 * gemm, 2), ms_torch=round(1000 * torch_ms, 2),
+                                 gflop_per_s_gemm=round(gf / gemm, 1), gflop_per_s_torch=round(gf / torch_ms, 1)))
+                x = layer(x)
+    print(f"{'layer':<28}{'input':>18}{'GFLOP':>8}{'GEMM ms':>10}{'torch ms':>10}{'GFLOP/s':>16}")
+    for r in rows:
+        print(f"{r['part'][:3]} {r['index']:2d} {r['layer']:<21}{str(tuple(r['input'])):>18}{r['gflop']:8.2f}{r['ms_gemm']:10.1f}{r['ms_torch']:10.1f}"
+              f"{r['gflop_per_s_gemm']:8.1f}/{r['gflop_per_s_torch']:<7.1f}")
+    print(f"sum: {sum(r['ms_gemm'] for r in rows):.0f} ms with the GEMM path, {sum(r['ms_torch'] for r in rows):.0f} ms on torch's convolutions")
+    return rows

@@ -73,12 +73,15 @@ class SConvTranspose1d(nn.Module):
         return y[..., left:y.shape[-1] - right]
 
 # %% ../nbs/02_codec.ipynb #aee73d27
-GEMM_MIN_LENGTH = 16384   # steps; shorter layers run as fast in oneDNN's convolution (13_bench)
+GEMM_MIN_LENGTH = 16384   # steps on a layer's longer side; math.inf turns the path off (13_bench times both)
 
 def gemm_path(x: torch.Tensor, upsample: int = 1) -> bool:
-    "Whether a layer on `x` runs as chunked GEMMs: CPU float32 without autograd, output >= `GEMM_MIN_LENGTH` steps."
+    """Whether a layer whose input is `x` runs as chunked GEMMs: float32 on the CPU with autograd and autocast off, not
+    traced or compiled, and its longer side (the input; the output, `upsample` times longer, for a transposed
+    convolution) at least `GEMM_MIN_LENGTH` steps."""
     return (not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32
-            and x.shape[-1] * upsample >= GEMM_MIN_LENGTH)
+            and x.shape[-1] * upsample >= GEMM_MIN_LENGTH and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
 
 def _chunk(features: int) -> int:
     "Time steps per chunk, given the features read (or, transposed, written) per step: about 1 MB, within a core's L2."
@@ -175,8 +178,9 @@ class ResidualUnit(nn.Module):
         self.block = nn.Sequential(activation(act, dim), SConv1d(dim, hidden, kernel, dilation=dilation), activation(act, hidden),
                                    SConv1d(hidden, dim, 1))
     def forward(self, x):
-        act = self.block[0]
-        if type(act) is nn.ELU and gemm_path(x): return residual_unit_gemm(x, self.block[1], self.block[3], act.alpha)
+        act, act2 = self.block[0], self.block[2]
+        if type(act) is nn.ELU and type(act2) is nn.ELU and act.alpha == act2.alpha and gemm_path(x):
+            return residual_unit_gemm(x, self.block[1], self.block[3], act.alpha)
         return x + self.block(x)
 
 class SLSTM(nn.Module):

@@ -66,3 +66,16 @@ def test_whole_codec_at_the_default_threshold():
     ref_wav = codec.decoder(codec.quantizer.decode(ref_codes)).detach()
     with torch.no_grad(): got_wav = codec.decode(ref_codes)
     torch.testing.assert_close(got_wav, ref_wav, rtol=1e-5, atol=1e-5)
+
+
+def test_fallbacks_keep_torch_semantics(gemm_everywhere):
+    "An ELU unit whose two activations differ, and CPU autocast, take torch's layers: same results, same dtype."
+    gemm_everywhere(5)
+    torch.manual_seed(0)
+    unit = ResidualUnit(4); unit.block[2].alpha = 2.0
+    _agree(unit, torch.randn(2, 4, 50))
+    conv, x = SConv1d(4, 3, 3), torch.randn(2, 4, 50)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        ref = conv(x).detach()
+        with torch.no_grad(): got = conv(x)
+    assert got.dtype == ref.dtype == torch.bfloat16 and torch.equal(got, ref)

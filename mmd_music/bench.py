@@ -15,7 +15,8 @@ from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
-           'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed', 'codec_layer_times']
+           'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed', 'codec_speed_allocators',
+           'codec_layer_times']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -47,7 +48,8 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
             e = theirs.encode(x); return theirs.decode(e.audio_codes, e.audio_scales)[0]
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     runs = {'ours': run_ours, 'transformers': run_theirs}
-    if dev.type == 'cpu': runs['ours, torch convolutions'] = _torch_convolutions(run_ours)
+    if dev.type == 'cpu' and codec_module.GEMM_MIN_LENGTH < math.inf:       # the GEMM path is on: time it off too
+        runs['ours, torch convolutions'] = _torch_convolutions(run_ours)
     times = {name: [] for name in runs}
     for f in runs.values(): f(); sync()                  # warm-up
     for _ in range(repeats):
@@ -380,6 +382,26 @@ def compiled_step_speed(size: str = 'cpu', seconds: float = 6.0, repeats: int = 
           + (f"{res['clips_to_pay_back']} clips of {seconds:g} s" if saved > 0 else "never") +
           f"\n  the step's {len(mats)} matrix-vector products alone ({res['products']['megabytes']} MB of weights): "
           f"{res['products']['ms_per_step']:.3f} ms per step, {res['products']['gb_per_s']} GB/s")
+    return res
+
+# %% ../nbs/13_bench.ipynb #2ba3fd43
+def codec_speed_allocators(seconds: float = 10.0, repeats: int = 5, threads: int = 2) -> dict:
+    """`codec_speed` in two fresh processes, one after the other: glibc's default allocator, and memory retained by
+    `retain_freed_memory` (which also turns the chunked-GEMM path off, so 'ours' there is torch's convolutions)."""
+    import json, subprocess, sys
+    res = {}
+    for name, setup in (('default', ''), ('retained', 'from mmd_music.codec import retain_freed_memory; assert retain_freed_memory(); ')):
+        code = (f"import json, contextlib, io; {setup}from mmd_music.bench import codec_speed\n"
+                f"with contextlib.redirect_stdout(io.StringIO()): r = codec_speed({seconds}, {repeats}, threads={threads})\nprint(json.dumps(r))")
+        run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+        if run.returncode: raise RuntimeError(f"codec_speed in a child process ({name} allocator) failed:\n{run.stderr[-2000:]}")
+        res[name] = json.loads(run.stdout.strip().splitlines()[-1])
+    d, r = res['default']['seconds'], res['retained']['seconds']
+    print(f"encode+decode of {seconds:g} s, {threads} threads, median of {repeats}, seconds (default allocator / memory retained):")
+    for k in d: print(f"  {k:<26} {d[k]:7.3f} / " + (f"{r[k]:7.3f}" if k in r else '      -') +
+                      ("   (retained: the GEMM path is off, torch's convolutions)" if k == 'ours' else ''))
+    res['best_ours_vs_transformers_default'] = round(d['transformers'] / min(d['ours'], r['ours']), 3)
+    print(f"  fastest ours (either allocator) against transformers with the default allocator: {res['best_ours_vs_transformers_default']:.2f}x")
     return res
 
 # %% ../nbs/13_bench.ipynb #01ef124c

@@ -19,9 +19,9 @@ from .quantize import ResidualVQ, pick_streams
 
 # %% auto #0
 __all__ = ['GEMM_MIN_LENGTH', 'ACTIVATIONS', 'CODEC_PRESETS', 'SConv1d', 'SConvTranspose1d', 'gemm_path', 'conv1d_gemm',
-           'strided_conv1d_gemm', 'conv_transpose1d_gemm', 'residual_unit_gemm', 'Snake', 'activation', 'ResidualUnit',
-           'SLSTM', 'SEANetEncoder', 'SEANetDecoder', 'CodecConfig', 'codec_config', 'CodecOutput', 'Codec',
-           'save_codec', 'load_codec', 'transformers_encodec_32khz']
+           'strided_conv1d_gemm', 'conv_transpose1d_gemm', 'residual_unit_gemm', 'retain_freed_memory', 'Snake',
+           'activation', 'ResidualUnit', 'SLSTM', 'SEANetEncoder', 'SEANetDecoder', 'CodecConfig', 'codec_config',
+           'CodecOutput', 'Codec', 'save_codec', 'load_codec', 'transformers_encodec_32khz']
 
 # %% ../nbs/02_codec.ipynb #6368a357
 class SConv1d(nn.Module):
@@ -152,6 +152,21 @@ def residual_unit_gemm(x, conv, pointwise, alpha: float = 1.0):
             o = out[b, :, s:e]
             o.addmm_(w1, F.elu(h, alpha, inplace=True)).add_(b1)
     return out
+
+# %% ../nbs/02_codec.ipynb #937fe1a7
+def retain_freed_memory(mmap_threshold: int = 2 ** 30) -> bool:
+    """Make glibc's malloc serve blocks up to `mmap_threshold` bytes from its heap and keep freed memory in the process
+    (`mallopt` M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), so a large tensor allocated again is not page-faulted in afresh;
+    then turn the chunked-GEMM path off (`GEMM_MIN_LENGTH` = inf), which torch's convolutions outrun once memory is
+    retained. Process-wide, not undone. Returns False, changing nothing, where the C library is not glibc."""
+    global GEMM_MIN_LENGTH
+    import ctypes, ctypes.util, platform
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3                    # from glibc's malloc.h
+    if not (libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold) and libc.mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1)): return False
+    GEMM_MIN_LENGTH = math.inf
+    return True
 
 # %% ../nbs/02_codec.ipynb #022a1183
 class Snake(nn.Module):

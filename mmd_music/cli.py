@@ -16,8 +16,8 @@ from .codec import retain_freed_memory
 from .corpus import CorpusError, RenderSettings, build_corpus, build_soundtrack_corpus, mix_corpora
 
 # %% auto #0
-__all__ = ['format_corpus_stats', 'cmd_corpus', 'cmd_index', 'cmd_demo', 'cmd_comparison', 'cmd_experiment', 'cmd_train_codec',
-           'cmd_train_lm', 'cmd_convert', 'cmd_generate', 'build_parser', 'main']
+__all__ = ['RETAIN_MEMORY_COMMANDS', 'format_corpus_stats', 'cmd_corpus', 'cmd_index', 'cmd_demo', 'cmd_comparison',
+           'cmd_experiment', 'cmd_train_codec', 'cmd_train_lm', 'cmd_convert', 'cmd_generate', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #710e5cb1
 def format_corpus_stats(info: dict) -> str:
@@ -330,11 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_comparison)
     return parser
 
+RETAIN_MEMORY_COMMANDS = ('generate', 'demo', 'experiment', 'comparison')   # one process, long codec passes without autograd
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `mmd-music`; returns the exit status. Run as the command (`argv` None: the process is the CLI's),
-    it first keeps freed memory in the process (`retain_freed_memory`), which makes long codec passes faster."""
-    if argv is None: retain_freed_memory()
+    the commands in `RETAIN_MEMORY_COMMANDS` first keep freed memory in the process (`retain_freed_memory`), which
+    makes long codec passes faster; training commands (also run under torchrun) keep the default allocator."""
     args = build_parser().parse_args(argv)
+    if argv is None and args.command in RETAIN_MEMORY_COMMANDS: retain_freed_memory()
     try: return args.func(args)
     except (AudioError, CorpusError, CheckpointError, ValueError) as e:
         print(f"mmd-music {args.command}: error: {e}", file=sys.stderr)

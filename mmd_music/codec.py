@@ -154,18 +154,24 @@ def residual_unit_gemm(x, conv, pointwise, alpha: float = 1.0):
     return out
 
 # %% ../nbs/02_codec.ipynb #937fe1a7
-def retain_freed_memory(mmap_threshold: int = 2 ** 30) -> bool:
-    """Make glibc's malloc serve blocks up to `mmap_threshold` bytes from its heap and keep freed memory in the process
-    (`mallopt` M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), so a large tensor allocated again is not page-faulted in afresh;
-    then turn the chunked-GEMM path off (`GEMM_MIN_LENGTH` = inf), which torch's convolutions outrun once memory is
-    retained. Process-wide, not undone. Returns False, changing nothing, where the C library is not glibc."""
+def retain_freed_memory(mmap_threshold: int = 2 ** 30, gemm_path_off: bool = True) -> bool:
+    """Make glibc's malloc serve blocks up to `mmap_threshold` bytes (< 2^31) from its heap and keep freed memory in the
+    process (`mallopt` M_TRIM_THRESHOLD and M_MMAP_THRESHOLD), so a large tensor allocated again on the main thread is
+    not page-faulted in afresh (a thread's own heap still maps blocks over 64 MiB); with `gemm_path_off`, also turn the
+    chunked-GEMM path off (`GEMM_MIN_LENGTH` = inf; 13_bench times both). Process-wide, not undone. Returns False where
+    the C library is not glibc or glibc refuses the threshold (versions that cap it at 32 MiB); the trim setting may
+    then already be applied."""
     global GEMM_MIN_LENGTH
-    import ctypes, ctypes.util, platform
-    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
-    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    import ctypes, os
+    if not 0 <= mmap_threshold < 2 ** 31: raise ValueError(f"mmap_threshold must lie in [0, 2^31), got {mmap_threshold}")
+    try: version = os.confstr('CS_GNU_LIBC_VERSION') or ''
+    except (ValueError, OSError, AttributeError): version = ''
+    if not version.startswith('glibc'): return False
+    mallopt = ctypes.CDLL(None).mallopt                          # the C library this process already runs on
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3                    # from glibc's malloc.h
-    if not (libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold) and libc.mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1)): return False
-    GEMM_MIN_LENGTH = math.inf
+    if not (mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1) and mallopt(M_MMAP_THRESHOLD, mmap_threshold)): return False
+    if gemm_path_off: GEMM_MIN_LENGTH = math.inf
     return True
 
 # %% ../nbs/02_codec.ipynb #022a1183

@@ -81,16 +81,29 @@ def test_fallbacks_keep_torch_semantics(gemm_everywhere):
     assert got.dtype == ref.dtype == torch.bfloat16 and torch.equal(got, ref)
 
 
+def _glibc() -> bool:
+    import os
+    try: return (os.confstr('CS_GNU_LIBC_VERSION') or '').startswith('glibc')
+    except (ValueError, OSError, AttributeError): return False
+
+
+@pytest.mark.skipif(not _glibc(), reason='retain_freed_memory needs glibc')
 def test_retain_freed_memory_in_a_child_process():
-    "It changes the allocator of its own process only, turns the GEMM path off there, and the codec still agrees."
+    "In its own process only: no new page faults for a large block allocated again, the GEMM path off, the codec unchanged."
     import subprocess, sys
-    code = ("import math, torch, mmd_music.codec as c\n"
+    code = ("import math, resource, torch, mmd_music.codec as c\n"
             "torch.manual_seed(0); codec = c.Codec(c.codec_config('cpu')).eval(); codec.quantizer.init_from(torch.randn(4096, 64))\n"
             "wav = 0.3 * torch.randn(1, 1, 40000).clamp(-1, 1)\n"
             "with torch.no_grad(): before = codec.decoder(codec.encoder(wav))\n"
+            "faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+            "def alloc():\n    n = faults(); torch.ones(25_000_000); return faults() - n\n"
+            "fresh = alloc()\n"
             "assert c.retain_freed_memory() and math.isinf(c.GEMM_MIN_LENGTH)\n"
+            "alloc(); alloc(); kept = alloc()                      # steady from the third block on\n"
+            "assert fresh > 10_000 and kept < fresh / 10, (fresh, kept)\n"
             "with torch.no_grad(): after = codec.decoder(codec.encoder(wav))\n"
             "torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5); print('ok')")
     run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == 'ok', run.stderr[-2000:]
     assert codec_module.GEMM_MIN_LENGTH == 16384                 # this process is untouched
+    with pytest.raises(ValueError, match='mmap_threshold'): codec_module.retain_freed_memory(2 ** 32)

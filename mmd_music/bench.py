@@ -400,7 +400,7 @@ def codec_speed_allocators(seconds: float = 10.0, repeats: int = 5, threads: int
     print(f"encode+decode of {seconds:g} s, {threads} threads, median of {repeats}, seconds (default allocator / memory retained):")
     for k in d: print(f"  {k:<26} {d[k]:7.3f} / {r[k]:7.3f}")
     res['gemm_path_pays_retained'] = r['ours'] < r['ours, torch convolutions']
-    res['fastest_ours_vs_transformers_default'] = round(d['transformers'] / min(*d.values(), *(v for k, v in r.items() if k != 'transformers')), 3)
+    res['fastest_ours_vs_transformers_default'] = round(d['transformers'] / min(v for s in (d, r) for k, v in s.items() if k != 'transformers'), 3)
     print(f"  like for like: ours / transformers {res['default']['ratio']:.2f}x (default), {res['retained']['ratio']:.2f}x (retained); "
           f"the GEMM path with memory retained: {r['ours, torch convolutions'] / r['ours']:.2f}x over torch's convolutions\n"
           f"  not like for like: the fastest of ours (either allocator) against transformers with the default allocator "

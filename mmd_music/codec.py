@@ -19,9 +19,9 @@ from .quantize import ResidualVQ, pick_streams
 
 # %% auto #0
 __all__ = ['GEMM_MIN_LENGTH', 'ACTIVATIONS', 'CODEC_PRESETS', 'SConv1d', 'SConvTranspose1d', 'gemm_path', 'conv1d_gemm',
-           'strided_conv1d_gemm', 'conv_transpose1d_gemm', 'residual_unit_gemm', 'retain_freed_memory', 'Snake',
-           'activation', 'ResidualUnit', 'SLSTM', 'SEANetEncoder', 'SEANetDecoder', 'CodecConfig', 'codec_config',
-           'CodecOutput', 'Codec', 'save_codec', 'load_codec', 'transformers_encodec_32khz']
+           'strided_conv1d_gemm', 'conv_transpose1d_gemm', 'residual_unit_gemm', 'runs_on_glibc', 'retain_freed_memory',
+           'Snake', 'activation', 'ResidualUnit', 'SLSTM', 'SEANetEncoder', 'SEANetDecoder', 'CodecConfig',
+           'codec_config', 'CodecOutput', 'Codec', 'save_codec', 'load_codec', 'transformers_encodec_32khz']
 
 # %% ../nbs/02_codec.ipynb #6368a357
 class SConv1d(nn.Module):
@@ -154,6 +154,12 @@ def residual_unit_gemm(x, conv, pointwise, alpha: float = 1.0):
     return out
 
 # %% ../nbs/02_codec.ipynb #937fe1a7
+def runs_on_glibc() -> bool:
+    "Whether this process's C library is glibc (asked of the loaded library, not guessed from the platform)."
+    import os
+    try: return (os.confstr('CS_GNU_LIBC_VERSION') or '').startswith('glibc')
+    except (ValueError, OSError, AttributeError): return False
+
 def retain_freed_memory(mmap_threshold: int = 2 ** 30, gemm_path_off: bool = True) -> bool:
     """Make glibc's malloc serve blocks up to `mmap_threshold` bytes (< 2^31) from its heap and keep freed memory in the
     process (`mallopt` M_TRIM_THRESHOLD and M_MMAP_THRESHOLD), so a large tensor allocated again on the main thread is
@@ -162,11 +168,9 @@ def retain_freed_memory(mmap_threshold: int = 2 ** 30, gemm_path_off: bool = Tru
     the C library is not glibc or glibc refuses the threshold (versions that cap it at 32 MiB); the trim setting may
     then already be applied."""
     global GEMM_MIN_LENGTH
-    import ctypes, os
+    import ctypes
     if not 0 <= mmap_threshold < 2 ** 31: raise ValueError(f"mmap_threshold must lie in [0, 2^31), got {mmap_threshold}")
-    try: version = os.confstr('CS_GNU_LIBC_VERSION') or ''
-    except (ValueError, OSError, AttributeError): version = ''
-    if not version.startswith('glibc'): return False
+    if not runs_on_glibc(): return False
     mallopt = ctypes.CDLL(None).mallopt                          # the C library this process already runs on
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3                    # from glibc's malloc.h

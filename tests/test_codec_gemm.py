@@ -81,13 +81,7 @@ def test_fallbacks_keep_torch_semantics(gemm_everywhere):
     assert got.dtype == ref.dtype == torch.bfloat16 and torch.equal(got, ref)
 
 
-def _glibc() -> bool:
-    import os
-    try: return (os.confstr('CS_GNU_LIBC_VERSION') or '').startswith('glibc')
-    except (ValueError, OSError, AttributeError): return False
-
-
-@pytest.mark.skipif(not _glibc(), reason='retain_freed_memory needs glibc')
+@pytest.mark.skipif(not codec_module.runs_on_glibc(), reason='retain_freed_memory needs glibc')
 def test_retain_freed_memory_in_a_child_process():
     "In its own process only: no new page faults for a large block allocated again, the GEMM path off, the codec unchanged."
     import subprocess, sys

@@ -6,7 +6,8 @@ Docs: https://mmd-music.github.io/mmd_music/bench.html.md"""
 
 # %% ../nbs/13_bench.ipynb #3839db3a
 from __future__ import annotations
-import math, statistics, tempfile, time
+import json, math, os, statistics, tempfile, time
+from pathlib import Path
 import torch
 import torch.nn.functional as F
 
@@ -16,7 +17,7 @@ from .codec import Codec, codec_config, transformers_encodec_32khz
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
            'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed', 'codec_speed_allocators',
-           'codec_layer_times']
+           'codec_layer_times', 'strict_fp32', 'device_limits', 'tone_corpus', 'device_benchmarks']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -100,7 +101,7 @@ def mmd_step_share(preset: str = 'paper', batch_size: int = 64, steps: int = 3, 
     share = on['seconds_per_step'] / off['seconds_per_step'] - 1
     res = dict(preset=preset, batch_size=batch_size, rows=batch_size * 50, without=off['seconds_per_step'], with_mmd=on['seconds_per_step'], share=round(share, 4))
     print(f"codec step, preset {preset}, batch {batch_size} ({res['rows']} MMD rows): {off['seconds_per_step']:.3f} s without the loss, "
-          f"{on['seconds_per_step']:.3f} s with it: +{share:.1%}")
+          f"{on['seconds_per_step']:.3f} s with it: {share:+.1%}")
     return res
 
 # %% ../nbs/13_bench.ipynb #e22d1e14
@@ -170,6 +171,15 @@ def _mmd_child(args):
     impl, n, frames, K, D, chunk, device, conn = args
     from mmd_music.mmd import frame_product, independence_mmd2, make_kernel, shared_pairs, standardize
     dev = torch.device(device)
+    def loss_of(rows, g):
+        if impl == 'full':
+            z = standardize(rows.reshape(-1, K * D)).reshape(-1, K, D)
+            zt, perms = frame_product(z, g)
+            return _mmd_full(z.reshape(len(z), -1), zt.reshape(len(z), -1), make_kernel('gaussian_code'), shared_pairs(perms))
+        if impl == 'frames': return independence_mmd2(rows, 'gaussian_code', 'unbiased', chunk, product='frames', generator=g)
+        return independence_mmd2(rows, 'gaussian_scaled', 'unbiased' if impl == 'clips' else 'dhsic', chunk, generator=g)
+    g = torch.Generator().manual_seed(0)
+    loss_of(torch.randn(8, frames, K, D, device=dev, requires_grad=True), g).backward()   # warm-up: first-call costs (CUDA kernels) left out
     g = torch.Generator().manual_seed(0)
     rows = torch.randn(n // frames, frames, K, D, generator=g).to(dev).requires_grad_(True)   # clips [B, S, K, D]
     try:   # Linux: reset the peak-RSS counter, so the peak below is this computation's own
@@ -178,12 +188,7 @@ def _mmd_child(args):
     base = _rss_mb('VmRSS:')
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize()
     t = time.perf_counter()
-    if impl == 'full':
-        z = standardize(rows.reshape(-1, K * D)).reshape(-1, K, D)
-        zt, perms = frame_product(z, g)
-        loss = _mmd_full(z.reshape(len(z), -1), zt.reshape(len(z), -1), make_kernel('gaussian_code'), shared_pairs(perms))
-    elif impl == 'frames': loss = independence_mmd2(rows, 'gaussian_code', 'unbiased', chunk, product='frames', generator=g)
-    else: loss = independence_mmd2(rows, 'gaussian_scaled', 'unbiased' if impl == 'clips' else 'dhsic', chunk, generator=g)
+    loss = loss_of(rows, g)
     loss.backward()
     if dev.type == 'cuda': torch.cuda.synchronize()
     dt = time.perf_counter() - t
@@ -200,12 +205,15 @@ def mmd_speed(sizes=(2000, 11776, 50000), K: int = 4, D: int = 128, frames: int 
     for n in sizes:
         row = dict(n=n // frames * frames, n_clips=n // frames)
         for impl in impls:
-            need_gb = 6 * n * n * 4 / 2**30          # three N x N matrices, kept with their exp terms for backward
+            need_gb = 32 * n * n * 4 / 2**30         # N x N float32 matrices: three distances, each with 6 bandwidth terms, kept for backward (16.5 GB measured at N = 11,776)
             if impl == 'full' and need_gb > memory_limit_gb:
                 row[impl] = f"skipped: needs about {need_gb:.0f} GB"; continue
             parent, child = ctx.Pipe()
             p = ctx.Process(target=_mmd_child, args=((impl, n, frames, K, D, chunk, device, child),)); p.start()
-            dt, peak, val = parent.recv(); p.join()
+            child.close()                    # the child holds the only writing end: its death ends recv with EOFError
+            try: dt, peak, val = parent.recv()
+            except EOFError: p.join(); row[impl] = f"failed: the measuring process ended with exit code {p.exitcode}"; continue
+            p.join()
             row[impl] = dict(seconds=round(dt, 3), peak_mb=round(peak, 1), value=val)
         base = row.get('frames')
         for impl in impls:
@@ -237,10 +245,12 @@ def machine_limits(threads: int | None = None, read_mb: int = 1024, gemm_n: int 
 
 # %% ../nbs/13_bench.ipynb #b60054ea
 def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, repeats: int = 3, device: str = 'cpu',
-                     flatten_seconds: float | None = None, threads: int | None = None, bf16: bool = False, int8: bool = False) -> dict:
+                     flatten_seconds: float | None = None, threads: int | None = None, bf16: bool = False, int8: bool = False,
+                     transformers: bool = True) -> dict:
     """Generation speed (audio seconds per second) of ours with delay and with flattening, and of transformers' MusicGen, at one
     size; with `bf16`, also ours with delay and its weights in bfloat16 (half the bytes read per step), with `int8` (CPU),
-    ours with delay quantized by `quantize_int8` (a quarter); `precision_nll` gives the cost of each in NLL."""
+    ours with delay quantized by `quantize_int8` (a quarter); `precision_nll` gives the cost of each in NLL.
+    `transformers=False` times ours alone (no ratios to transformers)."""
     import copy
     from transformers import MusicgenDecoderConfig, MusicgenForCausalLM, logging as hf_logging
     from mmd_music.lm import PatternLM, lm_config, quantize_int8
@@ -265,13 +275,14 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     def theirs():
         return hf.generate(input_ids=torch.full((batch * base.n_q, 1), base.bins, device=dev), encoder_hidden_states=cond,
                            max_length=T + base.n_q, do_sample=True, top_k=250, num_return_sequences=1)
-    runs = dict(delay=(ours(delay, T), T), flatten=(ours(flat, Tf), Tf), transformers=(theirs, T))
+    runs = dict(delay=(ours(delay, T), T), flatten=(ours(flat, Tf), Tf)) | (dict(transformers=(theirs, T)) if transformers else {})
     lows = {}                                             # smaller formats of the same weights, made as precision_nll makes them
     if bf16: lows['delay_bf16'] = copy.deepcopy(delay).to(torch.bfloat16)
     if int8: lows['delay_int8'] = quantize_int8(delay)
     runs |= {k: (ours(m, T), T) for k, m in lows.items()}
     with torch.inference_mode():
-        assert theirs().shape == ours(delay, T)().shape == (batch, base.n_q, T)   # warm-up, and the same output
+        assert ours(delay, T)().shape == (batch, base.n_q, T)                      # warm-up, and the same output
+        if transformers: assert theirs().shape == (batch, base.n_q, T)
         ours(flat, min(Tf, 8))()
         for m in lows.values(): ours(m, min(T, 8))()
         times = {k: [] for k in runs}
@@ -284,17 +295,16 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
                params_ours=delay.n_params(), params_transformers=sum(p.numel() for p in hf.parameters()),
                steps=dict(delay=delay.pattern.n_steps(T), flatten=flat.pattern.n_steps(Tf), transformers=T + base.n_q - 1),
                seconds={k: round(v, 3) for k, v in med.items()}, audio_per_second={k: round(v, 3) for k, v in rate.items()},
-               delay_vs_transformers=round(rate['delay'] / rate['transformers'], 2),
                delay_vs_flatten=round(rate['delay'] / rate['flatten'], 2))
-    for low in lows:
-        res['steps'][low] = res['steps']['delay']
-        res[f'{low}_vs_transformers'] = round(rate[low] / rate['transformers'], 2)
+    for low in lows: res['steps'][low] = res['steps']['delay']
+    vs = [k for k in ('delay', *lows) if transformers]
+    for k in vs: res[f'{k}_vs_transformers'] = round(rate[k] / rate['transformers'], 2)
     print(f"generation, size {size} ({base.layers} layers, width {base.dim}, {base.n_q} x {base.bins}), batch {batch}, {dev}, "
           f"{res['threads']} threads, median of {repeats}:")
     for k in runs:
         print(f"  {k:13s} {res['steps'][k]:5d} steps  {med[k]:8.3f} s  {rate[k]:7.3f} s of audio per s")
-    print(f"  delay / transformers: {res['delay_vs_transformers']:.2f}x   delay / flatten: {res['delay_vs_flatten']:.2f}x"
-          + ''.join(f"   {k.replace('_', ' ')} / transformers: {res[f'{k}_vs_transformers']:.2f}x" for k in lows))
+    print(f"  delay / flatten: {res['delay_vs_flatten']:.2f}x"
+          + ''.join(f"   {k.replace('_', ' ')} / transformers: {res[f'{k}_vs_transformers']:.2f}x" for k in vs))
     return res
 
 # %% ../nbs/13_bench.ipynb #8b2eddbe
@@ -446,3 +456,126 @@ def codec_layer_times(seconds: float = 10.0, repeats: int = 5, threads: int | No
               f"{r['gflop_per_s_gemm']:8.1f}/{r['gflop_per_s_torch']:<7.1f}")
     print(f"sum: {sum(r['ms_gemm'] for r in rows):.0f} ms with the GEMM path, {sum(r['ms_torch'] for r in rows):.0f} ms on torch's convolutions")
     return rows
+
+# %% ../nbs/13_bench.ipynb #580b7e56
+def _device_seconds(f, repeats: int, dev: torch.device) -> float:
+    "Best of `repeats` timed calls of `f` after one warm-up, the device synchronised around each (CUDA kernels are asynchronous)."
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    f(); sync()
+    best = math.inf
+    for _ in range(repeats):
+        sync(); t = time.perf_counter(); f(); sync(); best = min(best, time.perf_counter() - t)
+    return best
+
+class strict_fp32:
+    "Context: float32 convolutions and matmuls on CUDA without TF32 (cuDNN's default for convolutions uses it); restored on exit."
+    def __enter__(self):
+        self.saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    def __exit__(self, *exc): torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
+
+def device_limits(device: str = 'cuda', copy_mb: int = 4096, n: int = 8192, repeats: int = 10) -> dict:
+    """A device's own ceilings: copy bandwidth (GB/s, bytes read + written, one `copy_mb` MB float32 tensor into
+    another) and the rate of an `n`-square matmul (TFLOP/s) in bfloat16 and in float32 without TF32."""
+    dev = torch.device(device)
+    src = torch.ones(copy_mb * 2**20 // 4, device=dev); dst = torch.empty_like(src)
+    copy = _device_seconds(lambda: dst.copy_(src), repeats, dev)
+    del src, dst
+    out = dict(device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', torch=torch.__version__,
+               copy_gb_per_s=round(2 * copy_mb * 2**20 / copy / 1e9, 1))
+    for name, dtype in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
+        a, b = (torch.randn(n, n, device=dev, dtype=dtype) for _ in range(2))
+        with strict_fp32(): s = _device_seconds(lambda: a @ b, repeats, dev)
+        out[f'{name}_tflop_per_s'] = round(2 * n ** 3 / s / 1e12, 2 if dev.type == 'cuda' else 4)
+    print(f"{out['device']}: copy {out['copy_gb_per_s']} GB/s, matmul {out['bf16_tflop_per_s']} TFLOP/s bf16, "
+          f"{out['fp32_tflop_per_s']} TFLOP/s fp32 (no TF32)")
+    return out
+
+# %% ../nbs/13_bench.ipynb #9480a604
+def tone_corpus(folder, files: int = 16, seconds: float = 10.0, sample_rate: int = 32000, seed: int = 0) -> Path:
+    """Write `files` WAVs of synthetic music into `folder` (chords of harmonic tones with decaying notes, at a
+    comfortable level) and return the folder: data for speed benchmarks where no corpus is installed."""
+    from mmd_music.audio import save_audio
+    folder, g = Path(folder), torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * sample_rate)) / sample_rate
+    for k in range(files):
+        wav = torch.zeros_like(t)
+        for start in torch.arange(0, seconds, 0.5):                    # a note every half second
+            f0 = 110 * 2 ** (torch.randint(0, 36, (1,), generator=g).item() / 12)
+            env = torch.where(t >= start, torch.exp(-(t - start) * 3), torch.zeros(()))
+            wav += env * sum(torch.sin(2 * math.pi * f0 * h * t) / h for h in range(1, 6) if f0 * h < sample_rate / 2)
+        save_audio(folder / f'tones_{k:03d}.wav', (0.3 * wav / wav.abs().max())[None], sample_rate)
+    return folder
+
+# %% ../nbs/13_bench.ipynb #7f90c250
+def _device_runs(device: str, small: bool, data: str) -> dict:
+    "`device_benchmarks`' benchmarks in order: name -> (function, seconds it needs at full size)."
+    s = lambda full, tiny: tiny if small else full
+    def codec(batch, bf16=False):
+        ctx = torch.autocast(device, dtype=torch.bfloat16) if bf16 else strict_fp32()
+        with ctx: return codec_speed(seconds=s(10.0, 0.5), repeats=s(10, 1), batch=batch, device=device)
+    def step_share(bf16):
+        return mmd_step_share(s('paper', 'cpu'), batch_size=s(64, 8), steps=s(20, 2), data=data, device=device, bf16=bf16,
+                              num_workers=s(8, 0), valid_fraction=0.25, test_fraction=0.1)   # a valid file among 4 tones
+    def generation(size, seconds, transformers=True):
+        return generation_speed(s(size, 'cpu'), seconds=s(seconds, 0.2), flatten_seconds=s(seconds / 4, 0.1), repeats=s(3, 1),
+                                device=device, bf16=True, transformers=transformers)
+    return {
+        'limits': (lambda: device_limits(device, **s({}, dict(copy_mb=8, n=128, repeats=2))), 20),
+        'codec_fp32_batch1': (lambda: codec(1), 30),
+        'codec_fp32_batch16': (lambda: codec(s(16, 2)), 30),
+        'codec_bf16_batch16': (lambda: codec(s(16, 1), bf16=True), 30),
+        'mmd_step_share_bf16': (lambda: step_share(True), 60),
+        'generation_cpu': (lambda: generation('cpu', 10.0), 60),
+        'generation_musicgen_small': (lambda: generation('musicgen_small', 5.0), 90),
+        'mmd_step_share_fp32': (lambda: step_share(False), 60),
+        'mmd_speed': (lambda: mmd_speed(sizes=s((2000, 11776, 50000), (300,)), D=s(128, 8), frames=s(46, 10), chunk=s(2048, 64),
+                                        device=device), 60),
+        # run only where the one above them failed: ours alone, without transformers' model in the process
+        'generation_cpu_ours': (lambda: generation('cpu', 10.0, transformers=False), 40),
+        'generation_musicgen_small_ours': (lambda: generation('musicgen_small', 5.0, transformers=False), 60),
+    }
+
+def _device_benchmark(name: str, device: str, small: bool, data: str, path: str):
+    "Child-process entry of `device_benchmarks`: run one benchmark, write its result as JSON to `path`."
+    Path(path).write_text(json.dumps(_device_runs(device, small, data)[name][0]()))
+
+def _run_isolated(name: str, device: str, small: bool, data: str, timeout: float) -> dict:
+    """One benchmark in a fresh Python process: a CUDA error (a device-side assert ends every later CUDA call of a
+    process), a crash or a hang costs that benchmark only."""
+    import subprocess, sys
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / 'result.json'
+        code = f"from mmd_music.bench import _device_benchmark; _device_benchmark({name!r}, {device!r}, {small!r}, {data!r}, {str(out)!r})"
+        t = time.time()
+        try: p = subprocess.run([sys.executable, '-c', code], stderr=subprocess.PIPE, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired: return dict(error=f"timed out after {timeout:.0f} s", wall_seconds=round(time.time() - t, 1))
+        wall = round(time.time() - t, 1)
+        if p.returncode == 0 and out.exists(): return dict(result=json.loads(out.read_text()), wall_seconds=wall)
+        print(p.stderr[-3000:], file=sys.stderr)
+        last = [l for l in p.stderr.strip().splitlines() if l and not l.startswith(' ')]
+        return dict(error=f"exit code {p.returncode}: {last[-1] if last else 'no message'}", stderr_tail=p.stderr[-2000:], wall_seconds=wall)
+
+def device_benchmarks(path, device: str = 'cuda', budget_s: float = 420.0, small: bool = False, data: str | None = None,
+                      only=None) -> dict:
+    """Every benchmark of this notebook on `device` (or those named in `only`), each in its own process, the JSON file
+    `path` rewritten as each finishes (see the prose above); `small` shrinks every size (the CPU twin). Benchmarks that
+    would not fit in `budget_s` seconds are skipped. `data`: the training-step benchmark's corpus (default:
+    `tone_corpus` in a temporary folder)."""
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    deadline, results = time.time() + budget_s, {}
+    tones = None if data else tempfile.TemporaryDirectory()
+    data = data or str(tone_corpus(tones.name, files=4 if small else 24, seconds=3.0 if small else 10.0))
+    try:
+        for name, (_, need) in _device_runs(device, small, data).items():
+            if only is not None and name not in only: continue
+            fallback_of = name[:-len('_ours')] if name.endswith('_ours') else None
+            if fallback_of and 'error' not in results.get(fallback_of, {}): continue
+            left = deadline - time.time()
+            if left < (0 if small else need): results[name] = dict(skipped=f"{max(left, 0):.0f} s left of the budget, about {need} s needed")
+            else: results[name] = _run_isolated(name, device, small, data, timeout=max(left, 60))
+            tmp = path.with_name(path.name + '.tmp'); tmp.write_text(json.dumps(results, indent=1) + '\n'); os.replace(tmp, path)
+            print(f"[{name}] {next(iter(results[name]))} ({results[name].get('wall_seconds', 0)} s)", flush=True)
+    finally:
+        if tones: tones.cleanup()
+    return results

@@ -16,8 +16,9 @@ from .codec import Codec, codec_config, transformers_encodec_32khz
 
 # %% auto #0
 __all__ = ['MMD_IMPLS', 'codec_speed', 'codec_train_speed', 'mmd_step_share', 'codec_train_settings', 'mmd_speed',
-           'machine_limits', 'generation_speed', 'precision_nll', 'compiled_step_speed', 'codec_speed_allocators',
-           'codec_layer_times', 'strict_fp32', 'device_limits', 'tone_corpus', 'device_benchmarks']
+           'machine_limits', 'transformers_generate', 'generation_speed', 'precision_nll', 'compiled_step_speed',
+           'codec_speed_allocators', 'codec_layer_times', 'strict_fp32', 'device_limits', 'tone_corpus',
+           'device_benchmarks']
 
 # %% ../nbs/13_bench.ipynb #d352205d
 def _random_codebooks(codec: Codec, seed: int = 0):
@@ -244,6 +245,15 @@ def machine_limits(threads: int | None = None, read_mb: int = 1024, gemm_n: int 
                 gemm_gflop_per_s=round(2 * gemm_n ** 3 / gemm / 1e9, 1))
 
 # %% ../nbs/13_bench.ipynb #b60054ea
+def transformers_generate(hf, cond: torch.Tensor, frames: int, top_k: int = 250) -> torch.Tensor:
+    """Sample `frames` frames from transformers' `MusicgenForCausalLM` `hf` given encoder states `cond` `[B, S, D]`:
+    codes `[B, K, frames]`. The start tokens are attended: without an explicit mask, transformers infers one from the
+    pad token (MusicGen's start token), which hides the start token at every step and leaves the first step's query
+    with nothing to attend to (zeros on the CPU, and a likely NaN on CUDA, which samples an out-of-range code)."""
+    ids = torch.full((cond.shape[0] * hf.config.num_codebooks, 1), hf.config.decoder_start_token_id, device=cond.device)
+    return hf.generate(input_ids=ids, attention_mask=torch.ones_like(ids), encoder_hidden_states=cond,
+                       max_length=frames + hf.config.num_codebooks, do_sample=True, top_k=top_k, num_return_sequences=1)
+
 def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, repeats: int = 3, device: str = 'cpu',
                      flatten_seconds: float | None = None, threads: int | None = None, bf16: bool = False, int8: bool = False,
                      transformers: bool = True) -> dict:
@@ -272,9 +282,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     def ours(lm, frames):
         return lambda: lm.generate(frames, cond=cond, guidance=None, top_k=250, generator=torch.Generator(dev).manual_seed(0))
-    def theirs():
-        return hf.generate(input_ids=torch.full((batch * base.n_q, 1), base.bins, device=dev), encoder_hidden_states=cond,
-                           max_length=T + base.n_q, do_sample=True, top_k=250, num_return_sequences=1)
+    theirs = lambda: transformers_generate(hf, cond, T)
     runs = dict(delay=(ours(delay, T), T), flatten=(ours(flat, Tf), Tf)) | (dict(transformers=(theirs, T)) if transformers else {})
     lows = {}                                             # smaller formats of the same weights, made as precision_nll makes them
     if bf16: lows['delay_bf16'] = copy.deepcopy(delay).to(torch.bfloat16)

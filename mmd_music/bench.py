@@ -76,7 +76,8 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
     return res
 
 # %% ../nbs/13_bench.ipynb #bb7f974a
-def codec_train_speed(preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl', steps: int = 20, quiet: bool = False, **overrides) -> dict:
+def codec_train_speed(preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl', steps: int = 20, quiet: bool = False,
+                      progress: bool = False, **overrides) -> dict:
     """Seconds per codec training step (median over `steps` steps, read from the run's per-step log, so k-means,
     the first steps and checkpoint writes are left out), on `data`."""
     from mmd_music.runs import read_metrics
@@ -84,7 +85,7 @@ def codec_train_speed(preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl
     kw = dict(data=data, steps=10 ** 9, eval_every=10 ** 10, checkpoint_every=10 ** 9, examples=0, quantizer_warmup=0, log_every=1)
     cfg = train_config(preset, **{**kw, **overrides})
     with tempfile.TemporaryDirectory() as d:
-        train_codec(cfg, d, max_steps=steps + 2, progress=False)
+        train_codec(cfg, d, max_steps=steps + 2, progress=progress)
         t = [r['time'] for r in read_metrics(d) if 'l1' in r]
     per_step = statistics.median([b - a for a, b in zip(t[1:], t[2:])])
     res = dict(preset=preset, batch_size=cfg.batch_size, steps=steps, seconds_per_step=round(per_step, 4),
@@ -94,11 +95,12 @@ def codec_train_speed(preset: str = 'cpu', data: str = 'data/demo/manifest.jsonl
               f"{res['steps_per_second']} steps/s ({per_step:.3f} s per step, median of {steps})")
     return res
 
-def mmd_step_share(preset: str = 'paper', batch_size: int = 64, steps: int = 3, data: str = 'data/demo/manifest.jsonl', **overrides) -> dict:
+def mmd_step_share(preset: str = 'paper', batch_size: int = 64, steps: int = 3, data: str = 'data/demo/manifest.jsonl',
+                   progress: bool = False, **overrides) -> dict:
     "How much the independence loss (every step, on the current batch) adds to a codec training step: with and without, one after the other."
     kw = {'batch_size': batch_size, 'kmeans_batches': 1, **overrides}
-    off = codec_train_speed(preset, data, steps, quiet=True, mmd_weight=0.0, **kw)
-    on = codec_train_speed(preset, data, steps, quiet=True, mmd_weight=1.0, **kw)
+    off = codec_train_speed(preset, data, steps, quiet=True, progress=progress, mmd_weight=0.0, **kw)
+    on = codec_train_speed(preset, data, steps, quiet=True, progress=progress, mmd_weight=1.0, **kw)
     share = on['seconds_per_step'] / off['seconds_per_step'] - 1
     res = dict(preset=preset, batch_size=batch_size, rows=batch_size * 50, without=off['seconds_per_step'], with_mmd=on['seconds_per_step'], share=round(share, 4))
     print(f"codec step, preset {preset}, batch {batch_size} ({res['rows']} MMD rows): {off['seconds_per_step']:.3f} s without the loss, "
@@ -524,7 +526,8 @@ def _device_runs(device: str, small: bool, data: str) -> dict:
         with ctx: return codec_speed(seconds=s(10.0, 0.5), repeats=s(10, 1), batch=batch, device=device)
     def step_share(bf16):
         return mmd_step_share(s('paper', 'cpu'), batch_size=s(64, 8), steps=s(20, 2), data=data, device=device, bf16=bf16,
-                              num_workers=s(8, 0), valid_fraction=0.25, test_fraction=0.1)   # a valid file among 4 tones
+                              num_workers=s(8, 0), valid_fraction=0.25, test_fraction=0.1,    # a valid file among 4 tones
+                              progress=not small)         # the bar, on stderr, is kept where the run fails or times out
     def generation(size, seconds, transformers=True):
         return generation_speed(s(size, 'cpu'), seconds=s(seconds, 0.2), flatten_seconds=s(seconds / 4, 0.1), repeats=s(3, 1),
                                 device=device, bf16=True, transformers=transformers)
@@ -557,7 +560,9 @@ def _run_isolated(name: str, device: str, small: bool, data: str, timeout: float
         code = f"from mmd_music.bench import _device_benchmark; _device_benchmark({name!r}, {device!r}, {small!r}, {data!r}, {str(out)!r})"
         t = time.time()
         try: p = subprocess.run([sys.executable, '-c', code], stderr=subprocess.PIPE, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired: return dict(error=f"timed out after {timeout:.0f} s", wall_seconds=round(time.time() - t, 1))
+        except subprocess.TimeoutExpired as e:          # what it wrote to stderr so far says how far it got
+            tail = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else (e.stderr or '')
+            return dict(error=f"timed out after {timeout:.0f} s", stderr_tail=tail[-2000:], wall_seconds=round(time.time() - t, 1))
         wall = round(time.time() - t, 1)
         if p.returncode == 0 and out.exists(): return dict(result=json.loads(out.read_text()), wall_seconds=wall)
         print(p.stderr[-3000:], file=sys.stderr)

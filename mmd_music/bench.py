@@ -536,10 +536,10 @@ def _device_runs(device: str, small: bool, data: str) -> dict:
         'codec_fp32_batch1': (lambda: codec(1), 30),
         'codec_fp32_batch16': (lambda: codec(s(16, 2)), 30),
         'codec_bf16_batch16': (lambda: codec(s(16, 1), bf16=True), 30),
-        'mmd_step_share_bf16': (lambda: step_share(True), 60),
+        'mmd_step_share_bf16': (lambda: step_share(True), 200),     # two runs, each ending in a validation (below)
         'generation_cpu': (lambda: generation('cpu', 10.0), 60),
         'generation_musicgen_small': (lambda: generation('musicgen_small', 5.0), 90),
-        'mmd_step_share_fp32': (lambda: step_share(False), 60),
+        'mmd_step_share_fp32': (lambda: step_share(False), 200),
         'mmd_speed': (lambda: mmd_speed(sizes=s((2000, 11776, 50000), (300,)), D=s(128, 8), frames=s(46, 10), chunk=s(2048, 64),
                                         device=device), 60),
         # run only where the one above them failed: ours alone, without transformers' model in the process
@@ -569,7 +569,7 @@ def _run_isolated(name: str, device: str, small: bool, data: str, timeout: float
         last = [l for l in p.stderr.strip().splitlines() if l and not l.startswith(' ')]
         return dict(error=f"exit code {p.returncode}: {last[-1] if last else 'no message'}", stderr_tail=p.stderr[-2000:], wall_seconds=wall)
 
-def device_benchmarks(path, device: str = 'cuda', budget_s: float = 420.0, small: bool = False, data: str | None = None,
+def device_benchmarks(path, device: str = 'cuda', budget_s: float = 540.0, small: bool = False, data: str | None = None,
                       only=None) -> dict:
     """Every benchmark of this notebook on `device` (or those named in `only`), each in its own process, the JSON file
     `path` rewritten as each finishes (see the prose above); `small` shrinks every size (the CPU twin). Benchmarks that

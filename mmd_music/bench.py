@@ -27,6 +27,10 @@ def _random_codebooks(codec: Codec, seed: int = 0):
     for layer in codec.quantizer.layers:
         layer.codebook.copy_(torch.randn(layer.codebook.shape, generator=g)); layer.initialized.fill_(True)
 
+def _synchronizer(dev: torch.device):
+    "A function that waits for `dev`'s queued work: CUDA kernels are asynchronous, so a timer must wait for them."
+    return torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+
 def _torch_convolutions(f):
     "`f` run with every layer on torch's convolutions (the chunked-GEMM path of `mmd_music.codec` off)."
     def run():
@@ -48,7 +52,7 @@ def codec_speed(seconds: float = 10.0, repeats: int = 3, batch: int = 1, device:
     def run_theirs():
         with torch.inference_mode():
             e = theirs.encode(x); return theirs.decode(e.audio_codes, e.audio_scales)[0]
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    sync = _synchronizer(dev)
     runs = {'ours': run_ours, 'transformers': run_theirs}
     if dev.type == 'cpu' and codec_module.GEMM_MIN_LENGTH < math.inf:       # the GEMM path is on: time it off too
         runs['ours, torch convolutions'] = _torch_convolutions(run_ours)
@@ -230,11 +234,13 @@ def mmd_speed(sizes=(2000, 11776, 50000), K: int = 4, D: int = 128, frames: int 
     return rows
 
 # %% ../nbs/13_bench.ipynb #e968c539
-def _best_seconds(f, repeats: int) -> float:
-    f()                                    # warm-up
+def _best_seconds(f, repeats: int, dev: torch.device = torch.device('cpu')) -> float:
+    "Best of `repeats` timed calls of `f` after one warm-up, waiting for `dev` around each."
+    sync = _synchronizer(dev)
+    f(); sync()                            # warm-up
     best = math.inf
     for _ in range(repeats):
-        t = time.perf_counter(); f(); best = min(best, time.perf_counter() - t)
+        sync(); t = time.perf_counter(); f(); sync(); best = min(best, time.perf_counter() - t)
     return best
 
 def machine_limits(threads: int | None = None, read_mb: int = 1024, gemm_n: int = 2048, repeats: int = 5) -> dict:
@@ -281,7 +287,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
         decoder_start_token_id=base.bins)).to(dev).eval()
     cond = torch.randn(batch, 16, base.dim, generator=torch.Generator().manual_seed(0)).to(dev)
     T, Tf = int(seconds * 50), int((flatten_seconds or seconds) * 50)
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    sync = _synchronizer(dev)
     def ours(lm, frames):
         return lambda: lm.generate(frames, cond=cond, guidance=None, top_k=250, generator=torch.Generator(dev).manual_seed(0))
     theirs = lambda: transformers_generate(hf, cond, T)
@@ -303,7 +309,7 @@ def generation_speed(size: str = 'cpu', seconds: float = 2.0, batch: int = 1, re
     rate = {k: batch * runs[k][1] / 50 / med[k] for k in runs}
     res = dict(size=size, device=str(dev), threads=torch.get_num_threads(), batch=batch, **shape,
                params_ours=delay.n_params(), params_transformers=sum(p.numel() for p in hf.parameters()),
-               steps=dict(delay=delay.pattern.n_steps(T), flatten=flat.pattern.n_steps(Tf), transformers=T + base.n_q - 1),
+               steps=dict(delay=delay.pattern.n_steps(T), flatten=flat.pattern.n_steps(Tf)) | ({'transformers': T + base.n_q - 1} if transformers else {}),
                seconds={k: round(v, 3) for k, v in med.items()}, audio_per_second={k: round(v, 3) for k, v in rate.items()},
                delay_vs_flatten=round(rate['delay'] / rate['flatten'], 2))
     for low in lows: res['steps'][low] = res['steps']['delay']
@@ -468,15 +474,6 @@ def codec_layer_times(seconds: float = 10.0, repeats: int = 5, threads: int | No
     return rows
 
 # %% ../nbs/13_bench.ipynb #580b7e56
-def _device_seconds(f, repeats: int, dev: torch.device) -> float:
-    "Best of `repeats` timed calls of `f` after one warm-up, the device synchronised around each (CUDA kernels are asynchronous)."
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
-    f(); sync()
-    best = math.inf
-    for _ in range(repeats):
-        sync(); t = time.perf_counter(); f(); sync(); best = min(best, time.perf_counter() - t)
-    return best
-
 class strict_fp32:
     "Context: float32 convolutions and matmuls on CUDA without TF32 (cuDNN's default for convolutions uses it); restored on exit."
     def __enter__(self):
@@ -489,13 +486,13 @@ def device_limits(device: str = 'cuda', copy_mb: int = 4096, n: int = 8192, repe
     another) and the rate of an `n`-square matmul (TFLOP/s) in bfloat16 and in float32 without TF32."""
     dev = torch.device(device)
     src = torch.ones(copy_mb * 2**20 // 4, device=dev); dst = torch.empty_like(src)
-    copy = _device_seconds(lambda: dst.copy_(src), repeats, dev)
+    copy = _best_seconds(lambda: dst.copy_(src), repeats, dev)
     del src, dst
     out = dict(device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', torch=torch.__version__,
                copy_gb_per_s=round(2 * copy_mb * 2**20 / copy / 1e9, 1))
     for name, dtype in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
         a, b = (torch.randn(n, n, device=dev, dtype=dtype) for _ in range(2))
-        with strict_fp32(): s = _device_seconds(lambda: a @ b, repeats, dev)
+        with strict_fp32(): s = _best_seconds(lambda: a @ b, repeats, dev)
         out[f'{name}_tflop_per_s'] = round(2 * n ** 3 / s / 1e12, 2 if dev.type == 'cuda' else 4)
     print(f"{out['device']}: copy {out['copy_gb_per_s']} GB/s, matmul {out['bf16_tflop_per_s']} TFLOP/s bf16, "
           f"{out['fp32_tflop_per_s']} TFLOP/s fp32 (no TF32)")

@@ -31,7 +31,12 @@ def lab(tmp_path):
     # the venv's kernel spec (python3 = this interpreter) comes from sys.prefix/share/jupyter, not JUPYTER_DATA_DIR
     cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', f'--port={port}', '--ServerApp.ip=127.0.0.1',
            f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={ROOT}', '--LabApp.expose_app_in_browser=True',
-           f'--LabApp.workspaces_dir={tmp_path / "workspaces"}', '--LabApp.news_url=', '--ServerApp.open_browser=False', '--allow-root']
+           f'--LabApp.workspaces_dir={tmp_path / "workspaces"}', f'--LabApp.user_settings_dir={tmp_path / "settings"}',
+           '--LabApp.news_url=', '--ServerApp.open_browser=False', '--allow-root']
+    # no autosave: the notebook run in the browser is the repository's own, and must stay as committed
+    docmanager = tmp_path / 'settings' / '@jupyterlab' / 'docmanager-extension'
+    docmanager.mkdir(parents=True)
+    (docmanager / 'plugin.jupyterlab-settings').write_text(json.dumps({'autosave': False}))
     # no "get notified about Jupyter news?" toast over the page
     (tmp_path / 'config' / 'labconfig').mkdir(parents=True)
     (tmp_path / 'config' / 'labconfig' / 'page_config.json').write_text(
@@ -62,6 +67,7 @@ def test_dashboards_in_jupyterlab(lab, tmp_path):
     try: from playwright.sync_api import sync_playwright
     except ImportError: _unavailable("the playwright package is not installed (pip install playwright)")
     shots = Path(os.environ.get('MMD_MUSIC_SCREENSHOTS') or tmp_path / 'screenshots'); shots.mkdir(parents=True, exist_ok=True)
+    committed = (ROOT / NOTEBOOK).read_bytes()
     t0 = time.time()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -130,6 +136,7 @@ def test_dashboards_in_jupyterlab(lab, tmp_path):
                     explorers.last.scroll_into_view_if_needed(); explorers.last.screenshot(path=str(shots / 'bandwidth_explorer_comparison.png'))
         finally:
             browser.close()
+    assert (ROOT / NOTEBOOK).read_bytes() == committed, f"the browser's run wrote its outputs into {NOTEBOOK}"
     for name in ('bandwidth_explorer.png', 'bandwidth_explorer_after_slider.png', 'dependence_dashboard.png'):
         assert (shots / name).stat().st_size > 10_000, name
     print(f"notebook ran in {ran:.0f} s, redraw after the slider {redraw:.1f} s, test {time.time() - t0:.0f} s; screenshots in {shots}")

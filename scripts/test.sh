@@ -14,8 +14,9 @@ echo "== export-sync check"; python scripts/check_sync.py
 log=$(mktemp)
 python -m pytest -q tests > "$log" 2>&1 & pytest_pid=$!
 trap 'kill $pytest_pid 2>/dev/null || true; rm -f "$log"' EXIT
+# cells slower than 30 s are named, to show where the time goes
 echo "== nbdev-test (pytest runs beside it)"
-nb_rc=0; nbdev-test --n-workers 2 --timing || nb_rc=$?
+nb_rc=0; nbdev-test --n-workers 2 --timing --cell-timing-min 30 || nb_rc=$?
 echo "== notebooks done after $((SECONDS - start)) s"
 pt_rc=0; wait $pytest_pid || pt_rc=$?
 echo "== pytest (done after $((SECONDS - start)) s)"; cat "$log"

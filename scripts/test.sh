@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: the library and README must be what the notebooks export, every notebook must run
-# (nbdev-test), and tests/ must pass (pytest, whose summary line ends the output).
+# (nbdev-test), and tests/ must pass (pytest; the browser test last, alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg PYTHONWARNINGS=${PYTHONWARNINGS:-ignore::DeprecationWarning}
@@ -10,9 +10,10 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 start=$SECONDS
 echo "== export-sync check"; python scripts/check_sync.py
 # pytest runs beside the notebooks: most of its time goes to one-thread processes, which would leave a core idle if
-# it ran after them; its output is shown once the notebooks are done
+# it ran after them; its output is shown once the notebooks are done. The browser test runs alone afterwards: it
+# drags a slider in a page that a loaded machine is still laying out
 log=$(mktemp)
-python -m pytest -q tests > "$log" 2>&1 & pytest_pid=$!
+python -m pytest -q tests --ignore=tests/test_dashboards_browser.py > "$log" 2>&1 & pytest_pid=$!
 trap 'kill $pytest_pid 2>/dev/null || true; rm -f "$log"' EXIT
 # cells slower than 30 s are named, to show where the time goes
 echo "== nbdev-test (pytest runs beside it)"
@@ -20,5 +21,9 @@ nb_rc=0; nbdev-test --n-workers 2 --timing --cell-timing-min 30 || nb_rc=$?
 echo "== notebooks done after $((SECONDS - start)) s"
 pt_rc=0; wait $pytest_pid || pt_rc=$?
 echo "== pytest (done after $((SECONDS - start)) s)"; cat "$log"
+echo "== the browser test, alone"
+br_rc=0; python -m pytest -q tests/test_dashboards_browser.py || br_rc=$?
+echo "== done after $((SECONDS - start)) s"
 [ "$nb_rc" = 0 ] || { echo "nbdev-test failed (exit $nb_rc)"; exit "$nb_rc"; }
-exit "$pt_rc"
+[ "$pt_rc" = 0 ] || { echo "pytest failed (exit $pt_rc)"; exit "$pt_rc"; }
+exit "$br_rc"

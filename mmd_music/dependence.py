@@ -424,25 +424,24 @@ def _masked_grams(z: torch.Tensor, kernel) -> torch.Tensor:
     sq, clip = x.pow(2).sum(-1), torch.arange(B, device=z.device).repeat_interleave(S)
     return _gram_terms(x, x, sq, sq, clip, clip, kernel)
 
-def _dhsic_of_repairings(G: torch.Tensor, perms: torch.Tensor, B: int, S: int) -> torch.Tensor:
-    """dHSIC (`dhsic`) `[P]` of P re-pairings from masked Gram matrices `G` `[M, K, N, N]` (N = B·S rows, clip-major):
-    codebook k of clip b taken from clip `perms[p, b, k]` (`[P, B, K]`). Re-pairing moves whole clips and keeps each
-    row's position, so each row's kernel sums per position are the unpermuted ones re-indexed, and their sum over clips
-    does not move: only the joint term needs the re-indexed Gram matrices, taken clip block by clip block."""
+def _dhsic_of_repairings(G: torch.Tensor, perms, B: int, S: int) -> torch.Tensor:
+    """dHSIC (`dhsic`) of each re-pairing in `perms` (each `[B, K]`: codebook k of clip b taken from clip `perms[b, k]`)
+    from masked Gram matrices `G` `[M, K, N, N]` (N = B·S rows, clip-major). Re-pairing moves whole clips and keeps each
+    row's position, so each row's kernel sums per position are the unpermuted ones re-indexed: only the joint term
+    needs the re-indexed Gram matrices, taken clip block by clip block."""
     M, K, N, _ = G.shape
     G = G.double().view(M, K, B, S, B, S)
     at = F.one_hot(torch.arange(S, device=G.device).repeat(B), S).double()
     R = (G.view(M, K, N, N) @ at).view(M, K, B, S, S)                 # row (b, s) against position s' of the other clips
-    fixed = (R.sum(2) / (B * (B - 1))).prod(1).mean((-1, -2))          # [M]: the same for every re-pairing
-    out = torch.empty(len(perms), dtype=torch.float64)
-    for p, perm in enumerate(perms.to(G.device)):
-        joint = cross = None
+    out = []
+    for perm in perms:
+        perm, joint = perm.to(G.device), None
         for k in range(K):
             g = G[:, k].index_select(1, perm[:, k]).index_select(3, perm[:, k])
-            r = R[:, k].index_select(1, perm[:, k])
-            joint, cross = (g, r) if joint is None else (joint.mul_(g), cross.mul_(r))
-        out[p] = (joint.sum((1, 2, 3, 4)) / (N * (N - S)) + fixed - 2 * cross.mean((1, 2, 3)) / (B - 1) ** K).sum()
-    return out
+            joint = g if joint is None else joint.mul_(g)
+        Rp = torch.stack([R[:, k].index_select(1, perm[:, k]) for k in range(K)], 1).view(M, K, N, S)
+        out.append(float(dhsic_terms(Rp, joint.sum((1, 2, 3, 4)), B, S).sum()))
+    return torch.tensor(out, dtype=torch.float64)
 
 @torch.no_grad()
 def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel='gaussian_scaled', estimator: str = 'dhsic',
@@ -467,9 +466,9 @@ def independence_test(rows: torch.Tensor, n_permutations: int = 200, kernel='gau
     if product == 'frames': z, B, S = z.reshape(B * S, 1, K, D), B * S, 1
     if estimator == 'dhsic' and isinstance(kern, MultiScaleGaussian) and len(kern.variances) * K * (B * S) ** 2 <= gram_limit:
         G = _masked_grams(z, kern)             # small N: Gram matrices once, each null draw only re-indexes them
-        observed = float(_dhsic_of_repairings(G, torch.arange(B)[None, :, None].expand(1, B, K), B, S)[0])
-        draws = [torch.stack([torch.randperm(B, generator=g) for _ in range(K)], 1) for _ in range(n_permutations)]
-        null = _dhsic_of_repairings(G, torch.stack(draws) if draws else torch.zeros(0, B, K, dtype=torch.long), B, S).tolist()
+        observed = float(_dhsic_of_repairings(G, [torch.arange(B)[:, None].expand(B, K)], B, S)[0])
+        draws = (torch.stack([torch.randperm(B, generator=g) for _ in range(K)], 1) for _ in range(n_permutations))
+        null = _dhsic_of_repairings(G, draws, B, S).tolist()
     else:
         prod = 'frames' if estimator == 'reference' else 'clips'    # rows are already one clip each under product='frames'
         stat = lambda x: float(independence_mmd2(x, kern, estimator, chunk, standardise=False, n_clips=n_clips, generator=g, product=prod))

@@ -16,8 +16,14 @@ log=$(mktemp)
 python -m pytest -q tests --ignore=tests/test_dashboards_browser.py > "$log" 2>&1 & pytest_pid=$!
 trap 'kill $pytest_pid 2>/dev/null || true; rm -f "$log"' EXIT
 # cells slower than 30 s are named, to show where the time goes
+# 11_dashboards runs whole in JupyterLab in the browser test, which fails on any cell's error: where that test will
+# run (chromium and playwright here), nbdev-test leaves the notebook to it
+skip='^[_.]'
+if { command -v chromium || command -v chromium-browser; } >/dev/null && python -c 'import playwright' 2>/dev/null; then
+  skip='^([_.]|11_dashboards\.ipynb$)'; echo "== 11_dashboards: left to the browser test"
+fi
 echo "== nbdev-test (pytest runs beside it)"
-nb_rc=0; nbdev-test --n-workers 2 --timing --cell-timing-min 30 || nb_rc=$?
+nb_rc=0; nbdev-test --n-workers 2 --timing --cell-timing-min 30 --skip-file-re "$skip" || nb_rc=$?
 echo "== notebooks done after $((SECONDS - start)) s"
 pt_rc=0; wait $pytest_pid || pt_rc=$?
 echo "== pytest (done after $((SECONDS - start)) s)"; cat "$log"

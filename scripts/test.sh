@@ -13,7 +13,7 @@ echo "== export-sync check"; python scripts/check_sync.py
 # it ran after them; its output is shown once the notebooks are done. The browser test runs alone afterwards: it
 # drags a slider in a page that a loaded machine is still laying out
 log=$(mktemp)
-python -m pytest -q tests --ignore=tests/test_dashboards_browser.py > "$log" 2>&1 & pytest_pid=$!
+python -m pytest -q tests --ignore=tests/test_dashboards_browser.py --durations=15 > "$log" 2>&1 & pytest_pid=$!
 trap 'kill $pytest_pid 2>/dev/null || true; rm -f "$log"' EXIT
 # cells slower than 30 s are named, to show where the time goes
 # 11_dashboards runs whole in JupyterLab in the browser test, which fails on any cell's error: where that test will

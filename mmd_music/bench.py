@@ -522,7 +522,7 @@ def _device_runs(device: str, small: bool, data: str) -> dict:
         ctx = torch.autocast(device, dtype=torch.bfloat16) if bf16 else strict_fp32()
         with ctx: return codec_speed(seconds=s(10.0, 0.5), repeats=s(10, 1), batch=batch, device=device)
     def step_share(bf16):
-        return mmd_step_share(s('paper', 'cpu'), batch_size=s(64, 4), steps=s(20, 2), data=data, device=device, bf16=bf16,
+        return mmd_step_share(s('paper', 'cpu'), batch_size=s(64, 8), steps=s(20, 2), data=data, device=device, bf16=bf16,
                               num_workers=s(8, 0), valid_fraction=0.25, test_fraction=0.1,    # a valid file among 4 tones
                               progress=not small)         # the bar, on stderr, is kept where the run fails or times out
     def generation(size, seconds, transformers=True):
